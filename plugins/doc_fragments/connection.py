@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) capgo.cloud contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    DOCUMENTATION = r'''
+options:
+  api_key:
+    description:
+      - The Capgo API key, sent as the raw value of the C(authorization) header (no C(Bearer) prefix).
+      - When not set, the module looks in this order at the environment variable E(CAPGO_API_KEY), the environment
+        variable E(CAPGO_TOKEN) (the one the Capgo CLI reads), and the file C(~/.capgo) written by C(capgo login).
+        If none of the four holds a key, the module fails before sending any request.
+      - The key never appears in the module's output, diff, warnings or errors.
+      - A rejected key (HTTP 401) is never retried, because Capgo blocks an IP address for 15 minutes after
+        20 failed authentications.
+    type: str
+  api_url:
+    description:
+      - Base URL of the Capgo API. Set it for a self-hosted Capgo or for the local Capgo simulator used in tests.
+      - A trailing slash is tolerated.
+      - If not set, the environment variable E(CAPGO_API_URL) is used, then the default.
+    type: str
+    default: https://api.capgo.app
+  validate_certs:
+    description:
+      - Whether to verify the API's TLS certificate. Only turn this off for a self-hosted test instance.
+    type: bool
+    default: true
+  api_timeout:
+    description:
+      - Seconds to wait for each HTTP request before it counts as failed.
+    type: int
+    default: 30
+  api_retries:
+    description:
+      - How many times a request is retried after HTTP 429, 502, 503 or 504, a dropped connection or a timeout,
+        waiting as long as the API asks (C(Retry-After)) or with a capped exponential backoff.
+      - Authentication failures (401) and other client errors (4xx) are never retried.
+    type: int
+    default: 5
+requirements:
+  - requests >= 2.25 (Python library)
+seealso:
+  - name: Capgo public API
+    description: The REST API these modules use.
+    link: https://capgo.app/docs/public-api/
+'''

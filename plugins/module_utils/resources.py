@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) capgo.cloud contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Capgo's three resources as the modules speak of them.
+
+Each resource has one reader (HTTP -> wire dict) and one normaliser (wire dict -> option names), shared by
+the module that manages it and by capgo_info, so what is read can be written back unchanged.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+# Bundle names that stand for "no bundle": the store build's own web assets.
+NO_BUNDLE_NAMES = frozenset(('builtin', 'unknown'))
+BUILTIN = 'builtin'
+
+# Channel option name -> field name on the wire (POST body and GET item), for the plain settings.
+CHANNEL_SETTINGS = (
+    ('public', 'public'),
+    ('disable_auto_update', 'disableAutoUpdate'),
+    ('disable_auto_update_under_native', 'disableAutoUpdateUnderNative'),
+    ('allow_device_self_set', 'allow_device_self_set'),
+    ('allow_emulator', 'allow_emulator'),
+    ('allow_dev', 'allow_dev'),
+    ('allow_device', 'allow_device'),
+    ('allow_prod', 'allow_prod'),
+)
+# Accepted on POST, never returned by GET: a client cannot read them back.
+CHANNEL_PLATFORMS = ('ios', 'android', 'electron')
+
+DEVICE_LIST_LIMIT = 500
+
+
+def api_generation(channel_item):
+    """'current' when a GET /channel item carries the rollout columns (2026-07 and later), else 'classic'."""
+    if channel_item and ('rolloutPercentageBps' in channel_item or 'rollout_version' in channel_item):
+        return 'current'
+    return 'classic'
+
+
+def bundle_name(version_field):
+    """The bundle name of a GET /channel ``version`` object, None when the channel serves no bundle."""
+    if isinstance(version_field, dict):
+        name = version_field.get('name')
+    else:
+        name = version_field
+    if not name or name in NO_BUNDLE_NAMES:
+        return None
+    return name
+
+
+def normalize_rollout(item):
+    """The rollout state of a GET /channel item in option names, or None when no rollout is set up."""
+    if not item or api_generation(item) != 'current':
+        return None
+    candidate = bundle_name(item.get('rollout_version_info'))
+    if candidate is None:
+        return None
+    bps = item.get('rolloutPercentageBps')
+    return dict(
+        bundle=candidate,
+        percentage=None if bps is None else round(bps / 100.0, 2),
+        paused=bool(item.get('rolloutPausedAt')),
+        cache_ttl=item.get('rolloutCacheTtlSeconds'),
+    )
+
+
+def normalize_channel(item):
+    """A GET /channel item in the option names of capgo.cloud.capgo_channel."""
+    if item is None:
+        return None
+    channel = dict(
+        id=item.get('id'),
+        name=item.get('name'),
+        app_id=item.get('app_id'),
+        bundle=bundle_name(item.get('version')),
+    )
+    for option, wire in CHANNEL_SETTINGS:
+        channel[option] = item.get(wire)
+    channel['created_at'] = item.get('created_at')
+    channel['updated_at'] = item.get('updated_at')
+    if api_generation(item) == 'current':
+        channel['rollout'] = normalize_rollout(item)
+    return channel
+
+
+def normalize_device(item):
+    """A GET /device item in the option names of capgo.cloud.capgo_device_link, plus what the device reported."""
+    return dict(
+        device_id=(item.get('device_id') or '').lower(),
+        channel=item.get('channel') or None,
+        custom_id=item.get('custom_id') or None,
+        platform=item.get('platform'),
+        bundle=item.get('version_name'),
+        native_version=item.get('version_build'),
+        is_prod=item.get('is_prod'),
+        is_emulator=item.get('is_emulator'),
+        os_version=item.get('os_version'),
+        plugin_version=item.get('plugin_version'),
+        updated_at=item.get('updated_at'),
+    )
+
+
+def normalize_bundle(item):
+    """A GET /bundle row in the option names of capgo.cloud.capgo_bundle (the session key is never returned)."""
+    return dict(
+        id=item.get('id'),
+        version=item.get('name'),
+        app_id=item.get('app_id'),
+        created_at=item.get('created_at'),
+        updated_at=item.get('updated_at'),
+        external_url=item.get('external_url'),
+        checksum=item.get('checksum'),
+        min_update_version=item.get('min_update_version'),
+        encrypted=bool(item.get('session_key')),
+        comment=item.get('comment'),
+        link=item.get('link'),
+    )
+
+
+# -- readers ------------------------------------------------------------------------------------
+
+def get_channel(client, app_id, name):
+    """One channel's GET /channel item, or None when it does not exist (the API answers 400 cannot_find_version)."""
+    body = client.request('GET', '/channel', params=dict(app_id=app_id, channel=name), ok_errors=('cannot_find_version',))
+    if isinstance(body, dict) and body.get('error') == 'cannot_find_version':
+        return None
+    return body
+
+
+def list_channels(client, app_id):
+    return client.get_paged('/channel', dict(app_id=app_id), key='id')
+
+
+def list_bundles(client, app_id):
+    """Every live bundle; an app without bundles is an empty list, a key without access an error."""
+    return client.get_paged('/bundle', dict(app_id=app_id), key='id', empty_error='cannot_get_bundle')
+
+
+def get_device(client, app_id, device_id):
+    """One device's GET /device item, or None when the device never checked in (404 device_not_found)."""
+    body = client.request('GET', '/device', params=dict(app_id=app_id, device_id=device_id.lower()), ok_errors=('device_not_found',))
+    if isinstance(body, dict) and body.get('error') == 'device_not_found':
+        return None
+    return body
+
+
+def list_devices(client, app_id, limit=DEVICE_LIST_LIMIT, stop=None):
+    """(devices, complete): the device list by cursor; ``stop(items)`` may end it early (complete is then False)."""
+    return client.get_cursor('/device', dict(app_id=app_id), limit=limit, key='device_id', stop=stop)
