@@ -1,0 +1,590 @@
+# -*- coding: utf-8 -*-
+"""Capgo simulator: a local, stateful fake of Capgo's public REST API (channel, device, bundle).
+
+Standard library only. Two profiles: ``current`` (backend HEAD, default) and ``classic`` (pre-RBAC API).
+Run ``python tests/simulator/capgo_simulator.py --port 0`` or use :func:`start_simulator` in-process.
+See tests/simulator/README.md for the seed format and the test-only ``/_sim/`` admin API.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from sim_api import Api, ApiError, CLASSIC_MODES, bad, unknown_error  # noqa: E402 pylint: disable=wrong-import-position
+from sim_store import CHANNEL_BOOLS, DEVICE_BOOLS, Seeder, Store, dump_row, js_iso, pg_ts  # noqa: E402 pylint: disable=wrong-import-position
+
+PROFILES = ('current', 'classic')
+DEFAULT_CONFIG = {
+    'same_set_window': 60.0,
+    'device_ops_per_second': 5,
+    'key_rate_limit': 2000,
+    'key_rate_window': 60.0,
+    'failed_auth_limit': 20,
+    'failed_auth_window': 900.0,
+    'classic_demotion_delay': 0.4,
+}
+FAULT_TYPES = ('429', 'status', 'delay', 'drop', 'malformed')
+STATUS_CODES = {500: 'unknown_error', 502: 'bad_gateway', 503: 'service_unavailable', 504: 'gateway_timeout'}
+ROUTES = {
+    'channel': ('GET', 'POST', 'DELETE'),
+    'device': ('GET', 'POST', 'DELETE'),
+    'bundle': ('GET', 'POST', 'DELETE', 'PUT'),
+}
+
+
+class DropConnection(Exception):
+    """Close the socket without answering."""
+
+
+class Simulator(object):
+    """All simulator state. Every public method takes the lock."""
+
+    def __init__(self, profile='current', db=':memory:'):
+        if profile not in PROFILES:
+            raise ValueError('profile must be one of %s' % ', '.join(PROFILES))
+        self.lock = threading.RLock()
+        self.profile = profile
+        self.store = Store(db)
+        self.api = Api(self)
+        self.config_overrides = {}
+        self.log = []
+        self.seq = 0
+        self.faults = []
+        self.epoch = 0
+        self.timers = []
+        self.failed_auth = {}
+        self.key_usage = {}
+        self.device_ops = {}
+        self.same_set = {}
+        self.shutdown_hook = None
+
+    # ------------------------------------------------------------------ config / reset
+    @property
+    def config(self):
+        conf = dict(DEFAULT_CONFIG)
+        if self.profile == 'classic':
+            conf['device_ops_per_second'] = 1
+        conf.update(self.config_overrides)
+        return conf
+
+    def reset(self, profile=None):
+        with self.lock:
+            if profile is not None:
+                if profile not in PROFILES:
+                    raise bad('invalid_profile', 'profile must be current or classic')
+                self.profile = profile
+            self.store.wipe()
+            self.log = []
+            self.seq = 0
+            self.faults = []
+            self.config_overrides = {}
+            self.clear_counters()
+            self.epoch += 1
+            for timer in self.timers:
+                timer.cancel()
+            self.timers = []
+
+    def clear_counters(self):
+        self.failed_auth = {}
+        self.key_usage = {}
+        self.device_ops = {}
+        self.same_set = {}
+
+    def seed(self, data):
+        with self.lock:
+            return Seeder(self.store, self.profile == 'classic').run(data or {})
+
+    def later(self, delay, func, *args):
+        """Run func(*args) under the lock after `delay` seconds unless a reset happened in between."""
+        epoch = self.epoch
+
+        def fire():
+            with self.lock:
+                if self.epoch == epoch:
+                    func(*args)
+        timer = threading.Timer(delay, fire)
+        timer.daemon = True
+        self.timers = [t for t in self.timers if t.is_alive()] + [timer]
+        timer.start()
+
+    def stop_timers(self):
+        with self.lock:
+            self.epoch += 1
+            for timer in self.timers:
+                timer.cancel()
+
+    def state(self):
+        with self.lock:
+            store = self.store
+            names = dict((r['id'], r['name']) for r in store.q('SELECT id, name FROM bundles'))
+            channels = []
+            for row in store.q('SELECT * FROM channels ORDER BY app_id, created_at, id'):
+                item = dump_row(row, CHANNEL_BOOLS)
+                for col in ('created_at', 'updated_at', 'rollout_paused_at', 'auto_pause_last_triggered_at', 'auto_pause_last_checked_at'):
+                    item[col] = pg_ts(item[col])
+                item['version_name'] = names.get(row['version'])
+                item['rollout_version_name'] = names.get(row['rollout_version'])
+                channels.append(item)
+            bundles = []
+            for row in store.q('SELECT * FROM bundles ORDER BY app_id, created_at, id'):
+                item = dump_row(row, ('deleted',), ('manifest', 'native_packages'))
+                for col in ('created_at', 'updated_at', 'deleted_at'):
+                    item[col] = pg_ts(item[col])
+                bundles.append(item)
+            devices = []
+            for row in store.q('SELECT * FROM devices ORDER BY app_id, device_id'):
+                item = dump_row(row, DEVICE_BOOLS)
+                item['updated_at'] = js_iso(row['updated_at'])
+                devices.append(item)
+            overrides = [dict(r) for r in store.q('SELECT o.app_id, o.device_id, c.name AS channel, o.channel_id FROM overrides o '
+                                                  'LEFT JOIN channels c ON c.id = o.channel_id ORDER BY o.app_id, o.device_id')]
+            apps = [dict(r) for r in store.q('SELECT app_id, org FROM apps ORDER BY app_id')]
+            keys = []
+            for row in store.q('SELECT id, mode, org, apps, owner_right FROM apikeys ORDER BY id'):
+                item = dict(row)
+                item['apps'] = json.loads(item['apps']) if item['apps'] else None
+                keys.append(item)
+            return {'profile': self.profile, 'apps': apps, 'keys': keys, 'channels': channels, 'bundles': bundles,
+                    'devices': devices, 'overrides': overrides}
+
+    # ------------------------------------------------------------------ faults / log
+    def add_faults(self, faults):
+        with self.lock:
+            for fault in faults:
+                if not isinstance(fault, dict) or str(fault.get('type')) not in FAULT_TYPES:
+                    raise bad('invalid_fault', 'fault type must be one of %s' % ', '.join(FAULT_TYPES), {'fault': fault})
+                item = dict(fault)
+                item['type'] = str(item['type'])
+                item['count'] = int(item.get('count', 1))
+                self.faults.append(item)
+            return list(self.faults)
+
+    def take_fault(self, method, path):
+        with self.lock:
+            for fault in self.faults:
+                if fault.get('method') and fault['method'].upper() != method:
+                    continue
+                if fault.get('path') and fault['path'].rstrip('/') != path.rstrip('/'):
+                    continue
+                fault['count'] -= 1
+                if fault['count'] <= 0:
+                    self.faults.remove(fault)
+                return dict(fault)
+            return None
+
+    def record(self, entry):
+        with self.lock:
+            self.seq += 1
+            entry['seq'] = self.seq
+            self.log.append(entry)
+
+    def requests_since(self, since):
+        with self.lock:
+            return [dict(e) for e in self.log if e['seq'] > since]
+
+    # ------------------------------------------------------------------ middleware
+    def authenticate(self, headers, ip, method, resource):
+        """middlewareKey: failed-auth IP block, key lookup, classic mode list, per-key rate limit."""
+        conf = self.config
+        now = time.monotonic()
+        failed = self.failed_auth.get(ip)
+        if failed and now - failed[1] > conf['failed_auth_window']:
+            failed = None
+            self.failed_auth.pop(ip, None)
+        if failed and failed[0] >= conf['failed_auth_limit']:
+            raise self.api.too_many({'reason': 'too_many_failed_auth_attempts'}, conf['failed_auth_window'] - (now - failed[1]))
+        raw = headers.get('capgkey') or headers.get('authorization')
+        if not raw:
+            raise ApiError(401, 'no_key_provided', 'No key provided', {})
+        key = self.store.key_by_value(raw)
+        if key is not None and key['expires_at'] and key['expires_at'] < time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime()):
+            key = None
+        classic = self.profile == 'classic'
+        if key is None or (classic and key['mode'] not in CLASSIC_MODES.get((method, resource), ())):
+            count = failed[0] + 1 if failed else 1
+            self.failed_auth[ip] = (count, now)
+            raise ApiError(401, 'invalid_apikey', 'Invalid apikey', {})
+        if classic:
+            self.failed_auth.pop(ip, None)
+        usage = self.key_usage.get(key['id'])
+        count = 1 if usage is None or now - usage[1] >= conf['key_rate_window'] else usage[0] + 1
+        self.key_usage[key['id']] = (count, now)
+        if count >= conf['key_rate_limit']:
+            raise self.api.too_many({'reason': 'api_key_rate_limit_exceeded', 'apikey_id': key['id']}, conf['key_rate_window'])
+        return key
+
+    @staticmethod
+    def lower_device(body):
+        if 'device_id' in body and body['device_id'] is not None:
+            if not isinstance(body['device_id'], str):
+                raise unknown_error()
+            body['device_id'] = body['device_id'].lower()
+        return body
+
+    def parse_body(self, raw):
+        try:
+            body = json.loads(raw.decode('utf-8'))
+        except (ValueError, UnicodeDecodeError):
+            raise bad('invalid_json_parse_body', 'Invalid JSON body')
+        if not isinstance(body, dict):
+            raise bad('invalid_json_parse_body', 'Invalid JSON body')
+        return self.lower_device(body)
+
+    def body_or_query(self, method, raw, query):
+        body = None
+        if raw.strip():
+            try:
+                body = json.loads(raw.decode('utf-8'))
+            except (ValueError, UnicodeDecodeError):
+                body = None
+        if isinstance(body, dict):
+            if not body:
+                raise bad('invalid_json_parse_body', 'Invalid JSON body')
+            return self.lower_device(body)
+        params = dict(query)
+        if method == 'GET':
+            return params
+        if not params:
+            raise bad('invalid_json_parse_body', 'Invalid JSON body')
+        return self.lower_device(params)
+
+    def device_limits(self, method, body, handler):
+        """Per device+op limits and the same device+channel window of /device (§4, §11.2 #3)."""
+        conf = self.config
+        app_id, device_id = body.get('app_id'), body.get('device_id')
+        if not app_id or not device_id:
+            return handler()
+        device_id = str(device_id).lower()
+        op = {'POST': 'set', 'GET': 'get', 'DELETE': 'delete'}[method]
+        now = time.monotonic()
+        op_key = (app_id, device_id, op)
+        recent = [t for t in self.device_ops.get(op_key, []) if now - t < 1.0]
+        self.device_ops[op_key] = recent
+        info = {'app_id': app_id, 'device_id': device_id}
+        if len(recent) >= conf['device_ops_per_second']:
+            raise self.api.too_many(info, 1.0 - (now - recent[0]))
+        channel = body.get('channel') if op == 'set' else None
+        set_key = (app_id, device_id, str(channel)) if channel else None
+        if set_key is not None:
+            last = self.same_set.get(set_key)
+            if last is not None and now - last < conf['same_set_window']:
+                raise self.api.too_many(info, conf['same_set_window'] - (now - last))
+        ok = False
+        try:
+            result = handler()
+            ok = True
+            return result
+        finally:
+            if ok or self.profile == 'current':
+                recent.append(now)
+                if set_key is not None:
+                    self.same_set[set_key] = now
+
+    def call_api(self, method, resource, headers, ip, raw, query):
+        """Returns (status, payload, headers, key_id). Raises ApiError (with .key_id attribute set when known)."""
+        with self.lock:
+            key_id = None
+            try:
+                key = self.authenticate(headers, ip, method, resource)
+                key_id = key['id']
+                if method == 'POST' and resource in ('channel', 'device'):
+                    body = self.parse_body(raw)
+                else:
+                    body = self.body_or_query(method, raw, query)
+                func = getattr(self.api, '%s_%s' % (method.lower(), resource))
+
+                def run():
+                    return func(key, body)
+                if resource == 'device':
+                    status, payload = self.device_limits(method, body, run)
+                else:
+                    status, payload = run()
+                return status, payload, {}, key_id
+            except ApiError as err:
+                err.key_id = key_id
+                raise
+
+
+def error_body(status, code, message, more_info=None):
+    return status, {'error': code, 'message': message, 'moreInfo': more_info or {}}
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One HTTP request; API routes go through Simulator.call_api, /_sim/ routes are admin."""
+
+    protocol_version = 'HTTP/1.1'
+    def version_string(self):
+        return 'capgo-simulator'
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        """Silence the default stderr access log."""
+
+    def do_GET(self):
+        self.dispatch('GET')
+
+    def do_POST(self):
+        self.dispatch('POST')
+
+    def do_DELETE(self):
+        self.dispatch('DELETE')
+
+    def do_PUT(self):
+        self.dispatch('PUT')
+
+    def do_PATCH(self):
+        self.dispatch('PATCH')
+
+    @property
+    def sim(self):
+        return self.server.sim
+
+    def read_raw(self):
+        length = int(self.headers.get('Content-Length') or 0)
+        return self.rfile.read(length) if length > 0 else b''
+
+    def send_json(self, status, payload, headers=None, raw=None):
+        data = raw if raw is not None else json.dumps(payload).encode('utf-8')
+        self.send_response(status)
+        self.send_header('Content-Type', 'application/json; charset=UTF-8')
+        self.send_header('Content-Length', str(len(data)))
+        self.send_header('X-Worker-Source', 'capgo-simulator')
+        if self.sim.profile == 'current':
+            self.send_header('Content-Security-Policy', "default-src 'none'")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def dispatch(self, method):
+        parts = urlsplit(self.path)
+        path = parts.path
+        query = {}
+        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            query.setdefault(name, value)
+        raw = self.read_raw()
+        if path == '/_sim' or path.startswith('/_sim/'):
+            self.admin(method, path.rstrip('/'), query, raw)
+            return
+        try:
+            self.api_request(method, path, query, raw)
+        except DropConnection:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------------ API
+    def api_request(self, method, path, query, raw):
+        try:
+            logged_body = json.loads(raw.decode('utf-8')) if raw.strip() else None
+        except (ValueError, UnicodeDecodeError):
+            logged_body = None
+        entry = {'time': time.time(), 'method': method, 'path': path, 'query': query, 'body': logged_body,
+                 'status': None, 'error': None, 'fault': None, 'key_id': None}
+        fault = self.sim.take_fault(method, path)
+        if fault is not None:
+            entry['fault'] = fault['type']
+            if fault['type'] == 'delay':
+                time.sleep(float(fault.get('delay', 1.0)))
+            else:
+                self.apply_fault(fault, entry)
+                return
+        status, payload, headers = self.route(method, path, query, raw, entry)
+        entry['status'] = status
+        self.sim.record(entry)
+        self.send_json(status, payload, headers)
+
+    def route(self, method, path, query, raw, entry):
+        resource = path.strip('/')
+        if path not in ('/' + resource, '/' + resource + '/') or method not in ROUTES.get(resource, ()) \
+                or (resource == 'bundle' and method == 'POST' and self.sim.profile == 'classic'):
+            entry['error'] = 'not_found'
+            return 404, {'error': 'not_found', 'message': 'Not found'}, {}
+        try:
+            status, payload, headers, key_id = self.sim.call_api(method, resource, self.headers, self.client_address[0], raw, query)
+            entry['key_id'] = key_id
+            return status, payload, headers
+        except ApiError as err:
+            entry['key_id'] = getattr(err, 'key_id', None)
+            entry['error'] = err.code
+            return err.status, err.payload(), err.headers
+        except Exception:  # pylint: disable=broad-except
+            entry['error'] = 'unknown_error'
+            return 500, {'error': 'unknown_error', 'message': 'Unknown error', 'moreInfo': {}}, {}
+
+    def apply_fault(self, fault, entry):
+        kind = fault['type']
+        if kind == 'drop':
+            self.sim.record(entry)
+            raise DropConnection()
+        if kind == 'malformed':
+            entry['status'] = 200
+            self.sim.record(entry)
+            self.send_json(200, None, raw=b'{"status":"ok","data":[{"id":1,"name":"trunc')
+            return
+        retry_after = fault.get('retry_after')
+        if kind == '429':
+            retry_after = int(retry_after if retry_after is not None else 1)
+            if self.sim.profile == 'classic':
+                status, payload, headers = 429, {'error': 'too_many_requests', 'message': 'You are being rate limited'}, {}
+            else:
+                reset = time.time() + retry_after
+                payload = {'error': 'too_many_requests', 'message': 'Too many requests',
+                           'moreInfo': {'reason': 'simulated_fault', 'rateLimitResetAt': int(reset * 1000), 'retryAfterSeconds': retry_after}}
+                status, headers = 429, {'Retry-After': str(retry_after), 'X-RateLimit-Reset': str(int(reset))}
+        else:
+            status = int(fault.get('status', 503))
+            code = STATUS_CODES.get(status, 'simulated_error')
+            status, payload = error_body(status, code, 'Simulated HTTP %d' % status, {'fault': True})
+            headers = {'Retry-After': str(retry_after)} if retry_after is not None else {}
+        entry['status'] = status
+        entry['error'] = payload['error']
+        self.sim.record(entry)
+        self.send_json(status, payload, headers)
+
+    # ------------------------------------------------------------------ admin
+    def admin(self, method, path, query, raw):
+        try:
+            body = json.loads(raw.decode('utf-8')) if raw.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            self.send_json(*error_body(400, 'invalid_json_parse_body', 'Invalid JSON body'))
+            return
+        sim = self.sim
+        try:
+            if path == '/_sim/reset' and method == 'POST':
+                sim.reset(body.get('profile'))
+                self.send_json(200, {'status': 'ok', 'profile': sim.profile})
+            elif path == '/_sim/seed' and method == 'POST':
+                self.send_json(200, {'status': 'ok', 'counts': sim.seed(body)})
+            elif path == '/_sim/requests' and method == 'GET':
+                self.send_json(200, sim.requests_since(int(query.get('since') or 0)))
+            elif path == '/_sim/requests' and method == 'DELETE':
+                with sim.lock:
+                    sim.log = []
+                self.send_json(200, {'status': 'ok'})
+            elif path == '/_sim/state' and method == 'GET':
+                self.send_json(200, sim.state())
+            elif path == '/_sim/faults' and method == 'POST':
+                self.send_json(200, {'status': 'ok', 'faults': sim.add_faults(body.get('faults') or [])})
+            elif path == '/_sim/faults' and method == 'GET':
+                with sim.lock:
+                    self.send_json(200, list(sim.faults))
+            elif path == '/_sim/faults' and method == 'DELETE':
+                with sim.lock:
+                    sim.faults = []
+                self.send_json(200, {'status': 'ok'})
+            elif path == '/_sim/config' and method == 'GET':
+                self.send_json(200, sim.config)
+            elif path == '/_sim/config' and method == 'POST':
+                with sim.lock:
+                    for name, value in body.items():
+                        if name not in DEFAULT_CONFIG:
+                            raise bad('invalid_config', 'unknown config key %s' % name)
+                        sim.config_overrides[name] = value
+                    if 'failed_auth_limit' in body or 'key_rate_limit' in body:
+                        sim.clear_counters()
+                self.send_json(200, sim.config)
+            elif path == '/_sim/shutdown' and method == 'POST':
+                self.send_json(200, {'status': 'ok'})
+                self.close_connection = True
+                if sim.shutdown_hook is not None:
+                    threading.Thread(target=sim.shutdown_hook, daemon=True).start()
+            else:
+                self.send_json(*error_body(404, 'not_found', 'Not found'))
+        except ApiError as err:
+            self.send_json(err.status, err.payload(), err.headers)
+        except (KeyError, TypeError, ValueError) as err:
+            self.send_json(*error_body(400, 'invalid_admin_request', str(err)))
+
+
+class SimulatorServer(object):
+    """A running simulator: ``.url``, ``.port``, ``.sim`` and ``.stop()``."""
+
+    def __init__(self, host='127.0.0.1', port=0, profile='current', db=':memory:', seed=None):
+        self.sim = Simulator(profile, db)
+        if seed:
+            self.sim.seed(seed)
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.sim = self.sim
+        self.host = host
+        self.port = self.httpd.server_address[1]
+        self.url = 'http://%s:%d' % (host, self.port)
+        self.thread = None
+        self.stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+        self.sim.shutdown_hook = self.stop
+
+    def start(self):
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.1}, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        with self._stop_lock:
+            if self.stopped.is_set():
+                return
+            self.sim.stop_timers()
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.stopped.set()
+
+    @property
+    def profile(self):
+        return self.sim.profile
+
+
+def start_simulator(profile='current', db=':memory:', port=0, host='127.0.0.1', seed=None):
+    """Start the simulator in a daemon thread and return the running SimulatorServer."""
+    return SimulatorServer(host=host, port=port, profile=profile, db=db, seed=seed).start()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='Local stateful fake of the Capgo public API.')
+    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--port', type=int, default=0)
+    parser.add_argument('--profile', choices=PROFILES, default='current')
+    parser.add_argument('--db', default=':memory:')
+    parser.add_argument('--seed', help='JSON seed file (same format as POST /_sim/seed)')
+    parser.add_argument('--port-file', help='write http://HOST:PORT to this file once listening')
+    args = parser.parse_args(argv)
+    if args.host not in ('127.0.0.1', 'localhost', '::1'):
+        parser.error('the simulator binds to loopback only')
+    seed = None
+    if args.seed:
+        with open(args.seed, 'r', encoding='utf-8') as handle:
+            seed = json.load(handle)
+    server = SimulatorServer(host=args.host, port=args.port, profile=args.profile, db=args.db, seed=seed)
+    done = threading.Event()
+    server.sim.shutdown_hook = done.set
+
+    def on_signal(signum, frame):  # pylint: disable=unused-argument
+        done.set()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    if args.port_file:
+        tmp = args.port_file + '.tmp'
+        with open(tmp, 'w', encoding='utf-8') as handle:
+            handle.write(server.url)
+        os.replace(tmp, args.port_file)
+    sys.stdout.write('capgo-simulator listening on %s profile=%s\n' % (server.url, args.profile))
+    sys.stdout.flush()
+    while not done.wait(0.2):
+        pass
+    server.stop()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
