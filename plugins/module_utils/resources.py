@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.capgo.cloud.plugins.module_utils.client import CapgoError
+
 # Bundle names that stand for "no bundle": the store build's own web assets.
 NO_BUNDLE_NAMES = frozenset(('builtin', 'unknown'))
 BUILTIN = 'builtin'
@@ -151,3 +153,34 @@ def get_device(client, app_id, device_id):
 def list_devices(client, app_id, limit=DEVICE_LIST_LIMIT, stop=None):
     """(devices, complete): the device list by cursor; ``stop(items)`` may end it early (complete is then False)."""
     return client.get_cursor('/device', dict(app_id=app_id), limit=limit, key='device_id', stop=stop)
+
+
+# -- bundles: what channels serve, and the one place a bundle is deleted -----------------------------
+
+def served_bundles(channel_items, bundle_items=()):
+    """Bundle name -> sorted names of the channels serving it (as their bundle or their rollout bundle).
+
+    ``bundle_items`` (GET /bundle rows) resolve a rollout bundle the channel item names only by id.
+    """
+    names_by_id = dict((item.get('id'), item.get('name')) for item in bundle_items or () if isinstance(item, dict))
+    served = {}
+    for item in channel_items or ():
+        candidates = [bundle_name(item.get('version')), bundle_name(item.get('rollout_version_info'))]
+        if item.get('rollout_version') is not None:
+            candidates.append(bundle_name(names_by_id.get(item.get('rollout_version'))))
+        for name in set(candidate for candidate in candidates if candidate):
+            served.setdefault(name, set()).add(item.get('name'))
+    return dict((name, sorted(channels)) for name, channels in served.items())
+
+
+def delete_bundle(client, app_id, version):
+    """Soft-delete one bundle by name.
+
+    ``DELETE /bundle`` without a version deletes every bundle of the app, and a JSON body silently wins over
+    the query string, so every parameter goes in the body and an empty version is refused here, before sending.
+    ``cannot_delete_version`` met on a retry after a dropped connection means the first attempt went through.
+    """
+    if not isinstance(version, str) or not version.strip() or not app_id:
+        raise CapgoError('Refusing to send DELETE /bundle without a bundle version: the API would delete every bundle of the app',
+                         method='DELETE', path='/bundle')
+    return client.request('DELETE', '/bundle', json=dict(app_id=app_id, version=version), done_errors=('cannot_delete_version',))
