@@ -349,7 +349,9 @@ class Seeder(object):
     def key(self, item):
         org = item.get('org') or 'org1'
         apps = item.get('apps')
-        self.store.x('INSERT OR REPLACE INTO apikeys (key_hash, mode, org, apps, owner_right, user_id, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        self.store.x('INSERT INTO apikeys (key_hash, mode, org, apps, owner_right, user_id, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) '
+                     'ON CONFLICT (key_hash) DO UPDATE SET mode = excluded.mode, org = excluded.org, apps = excluded.apps, '
+                     'owner_right = excluded.owner_right, user_id = excluded.user_id, expires_at = excluded.expires_at',
                      (hash_key(item['key']), item.get('mode', 'all'), org, json.dumps(apps) if apps else None,
                       item.get('owner_right') or 'super_admin', item.get('user_id') or user_for_org(org),
                       to_canon(item['expires_at']) if item.get('expires_at') else None))
