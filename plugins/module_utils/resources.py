@@ -54,20 +54,82 @@ def bundle_name(version_field):
     return name
 
 
-def normalize_rollout(item):
-    """The rollout state of a GET /channel item in option names, or None when no rollout is set up."""
-    if not item or api_generation(item) != 'current':
-        return None
-    candidate = bundle_name(item.get('rollout_version_info'))
-    if candidate is None:
-        return None
-    bps = item.get('rolloutPercentageBps')
-    return dict(
-        bundle=candidate,
-        percentage=None if bps is None else round(bps / 100.0, 2),
+# Rollout option name -> GET/POST field, with the factor between the option's unit and the wire's.
+# Percentages are basis points on the wire (1 % = 100 bps).
+ROLLOUT_SETTINGS = (
+    ('percentage', 'rolloutPercentageBps', 100),
+    ('cache_ttl', 'rolloutCacheTtlSeconds', None),
+)
+AUTO_PAUSE_SETTINGS = (
+    ('enabled', 'autoPauseEnabled', None),
+    ('window_minutes', 'autoPauseWindowMinutes', None),
+    ('failure_rate', 'autoPauseFailureRateBps', 100),
+    ('confidence', 'autoPauseConfidence', None),
+    ('min_attempts', 'autoPauseMinAttempts', None),
+    ('min_failures', 'autoPauseMinFailures', None),
+    ('action', 'autoPauseAction', None),
+    ('cooldown_minutes', 'autoPauseCooldownMinutes', None),
+)
+
+
+def percent_to_bps(percent):
+    """A percentage (0-100, to 0.01) in basis points, the unit the API stores."""
+    return int(round(percent * 100))
+
+
+def bps_to_percent(bps):
+    return None if bps is None else round(bps / 100.0, 2)
+
+
+def _from_wire(value, factor):
+    if factor is None or value is None:
+        return value
+    return bps_to_percent(value)
+
+
+def rollout_settings(item):
+    """Every rollout setting of a current-generation GET /channel item, whether or not a rollout runs.
+
+    ``bundle`` is the candidate bundle (None when none is set); the other keys keep their values between
+    rollouts (the API stores them on the channel), which is what a new rollout starts from.
+    """
+    settings = dict(
+        bundle=bundle_name(item.get('rollout_version_info')),
         paused=bool(item.get('rolloutPausedAt')),
-        cache_ttl=item.get('rolloutCacheTtlSeconds'),
     )
+    for option, wire, factor in ROLLOUT_SETTINGS:
+        settings[option] = _from_wire(item.get(wire), factor)
+    settings['auto_pause'] = dict((option, _from_wire(item.get(wire), factor)) for option, wire, factor in AUTO_PAUSE_SETTINGS)
+    if settings['auto_pause']['enabled'] is not None:
+        settings['auto_pause']['enabled'] = bool(settings['auto_pause']['enabled'])
+    return settings
+
+
+def rollout_running(item):
+    """Whether a GET /channel item serves a candidate bundle to a share of devices (set and enabled)."""
+    return bool(item) and api_generation(item) == 'current' and bool(item.get('rolloutEnabled')) \
+        and bundle_name(item.get('rollout_version_info')) is not None
+
+
+def normalize_rollout(item):
+    """The running rollout of a GET /channel item in the option names of capgo_channel's ``rollout``, or None.
+
+    A candidate bundle left on a channel with the rollout disabled serves no device, so it reads as no rollout.
+    """
+    if not rollout_running(item):
+        return None
+    return rollout_settings(item)
+
+
+def rollout_wire(option_values, table):
+    """Rollout or auto-pause options (option name -> value, None = unset) as POST /channel fields."""
+    body = {}
+    for option, wire, factor in table:
+        value = option_values.get(option)
+        if value is None:
+            continue
+        body[wire] = percent_to_bps(value) if factor else value
+    return body
 
 
 def normalize_channel(item):
