@@ -111,6 +111,7 @@ class Simulator(object):
             with self.lock:
                 if self.epoch == epoch:
                     func(*args)
+
         timer = threading.Timer(delay, fire)
         timer.daemon = True
         self.timers = [t for t in self.timers if t.is_alive()] + [timer]
@@ -304,6 +305,7 @@ class Simulator(object):
 
                 def run():
                     return func(key, body)
+
                 if resource == 'device':
                     status, payload = self.device_limits(method, body, run)
                 else:
@@ -322,6 +324,7 @@ class Handler(BaseHTTPRequestHandler):
     """One HTTP request; API routes go through Simulator.call_api, /_sim/ routes are admin."""
 
     protocol_version = 'HTTP/1.1'
+
     def version_string(self):
         return 'capgo-simulator'
 
@@ -575,6 +578,7 @@ def main(argv=None):
 
     def on_signal(signum, frame):  # pylint: disable=unused-argument
         done.set()
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     server.start()

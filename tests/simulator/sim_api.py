@@ -792,4 +792,3 @@ class Api(object):
         info['retryAfterSeconds'] = retry_after
         return ApiError(429, 'too_many_requests', 'Too many requests', info,
                         headers={'Retry-After': str(retry_after), 'X-RateLimit-Reset': str(int(reset_at))})
-

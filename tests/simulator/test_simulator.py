@@ -153,7 +153,7 @@ def test_app_access(api):
 
 def test_failed_auth_block(api):
     api.admin('POST', 'config', {'failed_auth_limit': 3})
-    for _ in range(3):
+    for dummy in range(3):
         err(api.call('GET', '/channel', key='bad', params={'app_id': APP}), 401, 'invalid_apikey')
     resp = api.call('GET', '/channel', params={'app_id': APP})
     err(resp, 429, 'too_many_requests')
@@ -327,10 +327,10 @@ def test_device_ops_per_second(api):
     api.seed(devices=[{'app_id': APP, 'device_id': 'fast'}])
     params = {'app_id': APP, 'device_id': 'fast'}
     limit = 5 if api.profile == 'current' else 1
-    codes = [api.call('GET', '/device', params=params).status_code for _ in range(limit + 1)]
+    codes = [api.call('GET', '/device', params=params).status_code for dummy in range(limit + 1)]
     assert codes == [200] * limit + [429]
     # failed ops count in current only (try/finally), so a never-seen device trips the limit there
-    codes = [api.call('GET', '/device', params={'app_id': APP, 'device_id': 'ghost'}).status_code for _ in range(limit + 1)]
+    codes = [api.call('GET', '/device', params={'app_id': APP, 'device_id': 'ghost'}).status_code for dummy in range(limit + 1)]
     assert codes == ([404] * limit + [429] if api.profile == 'current' else [404] * (limit + 1))
 
 
@@ -484,7 +484,7 @@ def test_fault_429(api):
 def test_fault_status_skips_handler(cur):
     cur.admin('POST', 'faults', {'faults': [{'type': 'status', 'status': 503, 'method': 'POST', 'count': 2}]})
     assert cur.call('GET', '/channel', params={'app_id': APP}).status_code == 200   # method filter
-    for _ in range(2):
+    for dummy in range(2):
         err(cur.call('POST', '/channel', body={'app_id': APP, 'channel': 'x'}), 503, 'service_unavailable')
     assert cur.state()['channels'] == []
     assert cur.admin('GET', 'faults') == []
