@@ -225,10 +225,20 @@ class CapgoClient(object):
                     raise CapgoError.from_response(method, path, status, body, hint=_hint_for(status, error_code))
             if attempt >= attempts or (not retry and outcome_unknown):
                 break
-            self.sleep(wait if wait is not None else backoff_delay(attempt))
+            self.sleep(self.retry_delay(attempt, wait, last_problem.status))
         if attempts > 1:
             last_problem.message += ' (gave up after %d attempts)' % attempts
         raise last_problem
+
+    def retry_delay(self, attempt, retry_after, status):
+        """Seconds to wait before retry ``attempt``: what the API asked for, else capped exponential backoff.
+
+        ``status`` is the HTTP status of the failed attempt (None when no response arrived); subclasses
+        may wait differently per status.
+        """
+        if retry_after is not None:
+            return retry_after
+        return backoff_delay(attempt)
 
     # -- paging ------------------------------------------------------------------------------
 

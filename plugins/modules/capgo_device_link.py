@@ -1,0 +1,315 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) capgo.cloud contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: capgo_device_link
+short_description: Pin Capgo devices to a channel, or release them back to normal channel selection
+version_added: 1.0.0
+description:
+  - Sets or removes device overrides (forced devices) of one Capgo app, for one device or thousands in one task.
+  - A device with an override always gets its updates from the override's channel. The override wins over the
+    channel the app asks for with C(setChannel()) or C(defaultChannel) and over the default (public) channel, and
+    it lets the device use a private channel that it could not select by itself.
+  - Releasing a device (O(state=absent)) removes its override; the device then picks its channel as usual, which
+    for most devices means the default channel.
+  - The module reads the devices' current overrides first and writes only the devices that differ, so a run that
+    changes nothing sends no write request. This also keeps clear of Capgo's rate limits on device writes
+    (see the notes).
+  - Many devices (O(device_ids)) are read with as few requests as the API allows and written concurrently by
+    a small pool of workers. Every device is processed; if some fail, the task fails after the others are done
+    and lists the failed devices with their errors.
+author:
+  - capgo.cloud contributors
+extends_documentation_fragment:
+  - capgo.cloud.connection
+  - capgo.cloud.attributes
+options:
+  app_id:
+    description:
+      - The app's reverse-domain id, for example V(com.example.app). Checked before any request.
+    type: str
+    required: true
+  device_id:
+    description:
+      - One device id.
+      - Exactly one of O(device_id) and O(device_ids) is required.
+      - Device ids are compared and sent lower-cased, as Capgo stores them.
+    type: str
+  device_ids:
+    description:
+      - Many device ids, processed in one task.
+      - Exactly one of O(device_id) and O(device_ids) is required. The list must not be empty.
+      - Device ids are compared and sent lower-cased; ids that are equal once lower-cased are processed once.
+    type: list
+    elements: str
+  channel:
+    description:
+      - The channel (by name) to pin the devices to. Required with O(state=present).
+      - It must exist, and it must not be a public (default) channel, because Capgo only accepts overrides to
+        non-public channels. Devices without an override already get the default channel, so use O(state=absent)
+        to return a device to it.
+      - Both are checked with one read before any write.
+      - Ignored with O(state=absent), which releases the devices from whatever channel they are pinned to.
+    type: str
+  state:
+    description:
+      - V(present) pins the devices to O(channel), replacing any other override they have.
+      - V(absent) removes their overrides.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - >-
+    Devices that never checked in with Capgo (or that Capgo forgot, about 90 days after their last contact)
+    cannot be read through the API, even when they have an override. Such a device is returned with
+    RV(devices[].verified=false), and because its current override is unknown it is written on every run
+    (pinned, or with O(state=absent) released; releasing is harmless when there is nothing to release) and
+    reported as changed. Its RV(devices[].previous_channel) is V(null) because it is unknown.
+  - >-
+    Capgo answers HTTP 429 when a device is set to the same channel twice within 60 seconds, and it allows only
+    a few operations per second on each device. A quick re-run with devices that never checked in meets that
+    first limit; the module waits it out instead of failing, as long as the API asks (C(Retry-After)), or, on API
+    generations that do not say, with a backoff of 2, 4, 8, 16 and 30 seconds (about one minute with the default
+    O(api_retries)). Other 429s that limit the whole key or address pause every worker of the task together.
+  - >-
+    Setting a device to the channel it is already pinned to does not renew the override on Capgo's side. Capgo
+    may remove dashboard and API overrides about 90 days after they were last written; releasing and pinning a
+    device again starts that period anew.
+  - >-
+    With O(device_ids), the module first reads the app's device list, a page of 500 devices per request with
+    their overrides, and stops as soon as every wanted device was seen. When the app holds far more devices than
+    the task names, it switches to reading the remaining devices one by one as soon as the pages stop paying off,
+    so reading never costs more than one request more than reading every device one by one.
+  - Up to 8 devices are written at the same time, each by a worker with its own connection.
+seealso:
+  - module: capgo.cloud.capgo_channel
+  - module: capgo.cloud.capgo_info
+    description: Lists the devices pinned to a channel (O(capgo.cloud.capgo_info#module:channel) with V(devices) gathered).
+'''
+
+EXAMPLES = r'''
+- name: Pin a QA phone to the beta channel
+  capgo.cloud.capgo_device_link:
+    app_id: com.example.app
+    device_id: 4F3C2A10-9B7E-4D6A-8C11-0A1B2C3D4E5F
+    channel: beta
+
+- name: Pin every QA device to the beta channel
+  capgo.cloud.capgo_device_link:
+    app_id: com.example.app
+    device_ids: "{{ qa_device_ids }}"
+    channel: beta
+  register: pinned
+
+- name: Show the devices that never checked in (their override cannot be read back yet)
+  ansible.builtin.debug:
+    msg: "{{ pinned.devices | rejectattr('verified') | map(attribute='device_id') | list }}"
+
+- name: Release the QA devices back to the default channel
+  capgo.cloud.capgo_device_link:
+    app_id: com.example.app
+    device_ids: "{{ qa_device_ids }}"
+    state: absent
+'''
+
+RETURN = r'''
+devices:
+  description:
+    - One entry per device, in the order given (duplicates removed), also when the task fails.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    device_id:
+      description: The device id, lower-cased.
+      type: str
+    channel:
+      description:
+        - The channel the device is pinned to after the task, or V(null) when it has no override.
+        - For a device whose write failed, what it was before (V(null) when unknown).
+      type: str
+    previous_channel:
+      description: The channel the device was pinned to before the task; V(null) when it had no override or when
+        that is unknown (RV(devices[].verified=false)).
+      type: str
+    changed:
+      description: Whether a write was sent for this device (in check mode, whether one would be).
+      type: bool
+    verified:
+      description: V(false) when the device never checked in with Capgo, so the API cannot show its current override.
+      type: bool
+  sample:
+    - device_id: 4f3c2a10-9b7e-4d6a-8c11-0a1b2c3d4e5f
+      channel: beta
+      previous_channel: null
+      changed: true
+      verified: true
+failed_devices:
+  description: The devices whose write failed, each with its error, formatted like the task's own error.
+  returned: failure
+  type: list
+  elements: dict
+  contains:
+    device_id:
+      description: The device id, lower-cased.
+      type: str
+    msg:
+      description: What failed, with the HTTP status and the API's error code and message.
+      type: str
+    status:
+      description: The HTTP status, or V(null) when no answer arrived.
+      type: int
+    error:
+      description: The API's error code.
+      type: str
+    api_message:
+      description: The API's error message.
+      type: str
+  sample:
+    - device_id: 4f3c2a10-9b7e-4d6a-8c11-0a1b2c3d4e5f
+      msg: "Capgo API POST /device failed: HTTP 503 service_unavailable: Service unavailable (gave up after 6 attempts)"
+      status: 503
+      error: service_unavailable
+      api_message: Service unavailable
+'''
+
+from ansible_collections.capgo.cloud.plugins.module_utils.base import CapgoModule
+from ansible_collections.capgo.cloud.plugins.module_utils.devices import DevicePool, read_states
+from ansible_collections.capgo.cloud.plugins.module_utils.resources import get_channel
+
+
+def wanted_device_ids(module):
+    """The device ids to manage, lower-cased and unique, in the order given; fails on bad input."""
+    params = module.params
+    if params['device_id'] is not None:
+        raw = [params['device_id']]
+    else:
+        raw = params['device_ids']
+        if not raw:
+            module.fail_json(msg='device_ids must name at least one device')
+    ids = []
+    seen = set()
+    for value in raw:
+        if value is None or not value.strip():
+            module.fail_json(msg='device ids must not be empty, got %r' % (value,))
+        device_id = value.strip().lower()
+        if device_id not in seen:
+            seen.add(device_id)
+            ids.append(device_id)
+    return ids
+
+
+def check_channel(module):
+    """Fail unless the channel exists and may be the target of an override (one GET /channel)."""
+    app_id = module.params['app_id']
+    name = module.params['channel']
+    item = get_channel(module.client, app_id, name)
+    if item is None:
+        module.fail_json(msg='Channel %r does not exist in app %s: create it first (capgo.cloud.capgo_channel)' % (name, app_id))
+    if item.get('public'):
+        module.fail_json(
+            msg='Channel %r of app %s is public (a default channel): Capgo only allows device overrides to non-public channels. '
+                'Devices without an override already get the default channel; use state=absent to return a device to it.' % (name, app_id))
+
+
+def set_override(client, app_id, device_id, channel):
+    # POST /device is an upsert: repeating it is safe, so every retry the client allows is fine.
+    return client.request('POST', '/device', json=dict(app_id=app_id, device_id=device_id, channel=channel))
+
+
+def remove_override(client, app_id, device_id):
+    # Every parameter in the JSON body: a parseable body makes the API ignore the query string.
+    return client.request('DELETE', '/device', json=dict(app_id=app_id, device_id=device_id))
+
+
+def link_devices(module):
+    params = module.params
+    app_id = params['app_id']
+    present = params['state'] == 'present'
+    target = params['channel'] if present else None
+    device_ids = wanted_device_ids(module)
+    if present and not (target or '').strip():
+        module.fail_json(msg='channel must name a channel with state=present')
+
+    if present:
+        check_channel(module)
+
+    pool = DevicePool(module.client)
+    try:
+        report = read_states(module.client, pool, app_id, device_ids)
+        entries = []
+        to_write = []
+        for device_id in device_ids:
+            state = report.states[device_id]
+            write = not state.verified or state.channel != target
+            entries.append(dict(
+                device_id=device_id,
+                channel=target if write else state.channel,
+                previous_channel=state.channel,
+                changed=write,
+                verified=state.verified,
+            ))
+            if write:
+                to_write.append(device_id)
+
+        failures = []
+        if to_write and not module.check_mode:
+            if present:
+                outcomes = pool.run(lambda client, device_id: set_override(client, app_id, device_id, target), to_write)
+            else:
+                outcomes = pool.run(lambda client, device_id: remove_override(client, app_id, device_id), to_write)
+            errors = dict((device_id, error) for device_id, dummy, error in outcomes if error is not None)
+            for entry in entries:
+                error = errors.get(entry['device_id'])
+                if error is not None:
+                    entry['changed'] = False
+                    entry['channel'] = entry['previous_channel']
+                    failures.append(dict(device_id=entry['device_id'], msg=error.message, status=error.status,
+                                         error=error.error, api_message=error.api_message))
+    finally:
+        pool.close()
+
+    result = dict(changed=any(entry['changed'] for entry in entries), devices=entries)
+    if module._diff:
+        written = [entry for entry in entries if entry['changed']]
+        result['diff'] = dict(
+            before=dict((entry['device_id'], entry['previous_channel']) for entry in written),
+            after=dict((entry['device_id'], entry['channel']) for entry in written),
+        )
+    if failures:
+        first = failures[0]
+        if len(device_ids) == 1:
+            msg = first['msg']
+        else:
+            msg = '%d of %d devices failed; first: %s: %s' % (len(failures), len(device_ids), first['device_id'], first['msg'])
+        result.update(msg=msg, status=first['status'], error=first['error'], api_message=first['api_message'], failed_devices=failures)
+        module.fail_json(**result)
+    return result
+
+
+def main():
+    module = CapgoModule(
+        argument_spec=dict(
+            app_id=dict(type='str', required=True),
+            device_id=dict(type='str'),
+            device_ids=dict(type='list', elements='str'),
+            channel=dict(type='str'),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+        ),
+        mutually_exclusive=[('device_id', 'device_ids')],
+        required_one_of=[('device_id', 'device_ids')],
+        required_if=[('state', 'present', ('channel',))],
+        supports_check_mode=True,
+    )
+    module.run(link_devices)
+
+
+if __name__ == '__main__':
+    main()
