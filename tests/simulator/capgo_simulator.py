@@ -101,7 +101,8 @@ class Simulator(object):
 
     def seed(self, data):
         with self.lock:
-            return Seeder(self.store, self.profile == 'classic').run(data or {})
+            seeder = Seeder(self.store, self.profile == 'classic')
+            return self.store.run_atomic(lambda: seeder.run(data or {}))
 
     def later(self, delay, func, *args):
         """Run func(*args) under the lock after `delay` seconds unless a reset happened in between."""
@@ -110,7 +111,7 @@ class Simulator(object):
         def fire():
             with self.lock:
                 if self.epoch == epoch:
-                    func(*args)
+                    self.store.run_atomic(lambda: func(*args))
 
         timer = threading.Timer(delay, fire)
         timer.daemon = True
@@ -304,7 +305,7 @@ class Simulator(object):
                 func = getattr(self.api, '%s_%s' % (method.lower(), resource))
 
                 def run():
-                    return func(key, body)
+                    return self.store.run_atomic(lambda: func(key, body))
 
                 if resource == 'device':
                     status, payload = self.device_limits(method, body, run)

@@ -170,16 +170,14 @@ def pg_ts(canon):
     """Postgres/PostgREST JSON style: 2026-01-01T00:00:00+00:00 (fraction only when non-zero)."""
     if canon is None:
         return None
-    parsed = datetime.datetime.strptime(canon, '%Y-%m-%dT%H:%M:%S.%f')
-    if parsed.microsecond:
-        return parsed.strftime('%Y-%m-%dT%H:%M:%S.%f') + '+00:00'
-    return parsed.strftime('%Y-%m-%dT%H:%M:%S') + '+00:00'
+    if canon[20:] == '000000':
+        return canon[:19] + '+00:00'
+    return canon + '+00:00'
 
 
 def js_iso(canon):
     """JavaScript toISOString style: 2026-01-01T00:00:00.000Z."""
-    parsed = datetime.datetime.strptime(canon, '%Y-%m-%dT%H:%M:%S.%f')
-    return parsed.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (parsed.microsecond // 1000)
+    return canon[:23] + 'Z'
 
 
 def raw_ts(canon):
@@ -215,6 +213,17 @@ class Store(object):
         self.channel_columns = [r['name'] for r in self.conn.execute('PRAGMA table_info(channels)')]
         self.bundle_columns = [r['name'] for r in self.conn.execute('PRAGMA table_info(bundles)')]
         self.device_columns = [r['name'] for r in self.conn.execute('PRAGMA table_info(devices)')]
+
+    def run_atomic(self, func):
+        """Run func() in one transaction: all of its writes or none (an API error rolls back)."""
+        self.conn.execute('BEGIN')
+        try:
+            result = func()
+        except BaseException:
+            self.conn.execute('ROLLBACK')
+            raise
+        self.conn.execute('COMMIT')
+        return result
 
     def q(self, sql, args=()):
         return self.conn.execute(sql, args).fetchall()
