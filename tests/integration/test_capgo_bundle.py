@@ -1,0 +1,265 @@
+"""capgo.cloud.capgo_bundle against the simulator, both API profiles.
+
+Every test here is also checked by ``_no_delete_without_version``: after the test, the simulator's request
+log (the simulator is reset before each test, so the log is the whole test) must hold no ``DELETE /bundle``
+without a version in its JSON body, and no DELETE parameter in the query string (a JSON body silently wins
+over it on the real API).
+"""
+
+import pytest
+
+APP_CHECK = "com.example.app"
+SIX = ["1.0.%d" % day for day in range(6)]  # 1.0.0 is the oldest, 1.0.5 the newest
+URL = "https://cdn.example.com/bundles/2.0.0.zip"
+
+
+def deletes_without_version(entries):
+    """The DELETE /bundle log entries that would delete more than one named bundle."""
+    bad = []
+    for entry in entries:
+        if entry.get("method", "").upper() != "DELETE" or entry.get("path", "").rstrip("/") != "/bundle":
+            continue
+        body = entry.get("body")
+        version = body.get("version") if isinstance(body, dict) else None
+        if not isinstance(version, str) or not version.strip() or entry.get("query"):
+            bad.append(entry)
+    return bad
+
+
+@pytest.fixture(autouse=True)
+def _no_delete_without_version(sim):
+    yield
+    log = sim.requests()
+    assert not deletes_without_version(log), "DELETE /bundle without a version in the JSON body: %r" % deletes_without_version(log)
+
+
+def test_the_guard_itself_catches_what_it_must():
+    assert deletes_without_version([{"method": "DELETE", "path": "/bundle", "query": {}, "body": {"app_id": APP_CHECK}}])
+    assert deletes_without_version([{"method": "DELETE", "path": "/bundle/", "query": {}, "body": {"app_id": APP_CHECK, "version": ""}}])
+    assert deletes_without_version([{"method": "DELETE", "path": "/bundle", "query": {"version": "1.0.0"}, "body": {"app_id": APP_CHECK}}])
+    assert deletes_without_version([{"method": "DELETE", "path": "/bundle", "query": {"app_id": APP_CHECK}, "body": None}])
+    assert not deletes_without_version([{"method": "DELETE", "path": "/bundle", "query": {},
+                                         "body": {"app_id": APP_CHECK, "version": "1.0.0"}}])
+
+
+def seed_six(sim, channels=()):
+    sim.seed({
+        "bundles": [{"app_id": sim.app_id, "name": name, "created_at": "2026-01-0%dT10:00:00Z" % (day + 1),
+                     "checksum": "sum-%s" % name} for day, name in enumerate(SIX)],
+        "channels": [dict(channel, app_id=sim.app_id) for channel in channels],
+    })
+
+
+def live_bundles(sim):
+    """Names of the app's live bundles, newest first, from the simulator's own state."""
+    rows = [row for row in sim.state()["bundles"] if row["app_id"] == sim.app_id and not row["deleted"]]
+    return [row["name"] for row in sorted(rows, key=lambda row: (row["created_at"], row["id"]), reverse=True)]
+
+
+def failure_of(result, name):
+    """The result of the task that failed (the run's recap must count exactly one failure)."""
+    assert result.stats["failures"] == 1, result.summary()
+    return result.task(name)
+
+
+def calls(result):
+    return [(entry["method"], entry["path"].rstrip("/")) for entry in result.requests]
+
+
+# -- deleting named bundles ---------------------------------------------------------------------------
+
+def test_delete_one_then_again_unchanged(sim, run_playbook):
+    seed_six(sim)
+    result = run_playbook("bundle_absent", extra_vars={"app_id": sim.app_id, "bundle_version": "1.0.2"})
+    task = result.task("Delete bundles")
+    assert task["changed"] is True
+    assert task["deleted"] == ["1.0.2"]
+    assert task["kept"] == ["1.0.5", "1.0.4", "1.0.3", "1.0.1", "1.0.0"] == live_bundles(sim)
+    assert calls(result) == [("GET", "/bundle"), ("GET", "/channel"), ("DELETE", "/bundle")]
+    assert result.writes[0]["body"] == {"app_id": sim.app_id, "version": "1.0.2"}
+
+    again = run_playbook("bundle_absent", extra_vars={"app_id": sim.app_id, "bundle_version": "1.0.2"})
+    task = again.task("Delete bundles")
+    assert task["changed"] is False and task["deleted"] == []
+    # one read, no channel read, no write: the bundle is already gone on both generations
+    assert calls(again) == [("GET", "/bundle")]
+
+
+def test_delete_several_skips_missing_ones(sim, run_playbook):
+    seed_six(sim)
+    result = run_playbook("bundle_absent", extra_vars={"app_id": sim.app_id, "bundle_versions": ["1.0.4", "9.9.9", "1.0.0"]})
+    task = result.task("Delete bundles")
+    assert task["deleted"] == ["1.0.0", "1.0.4"]
+    assert [entry["body"]["version"] for entry in result.writes] == ["1.0.0", "1.0.4"]
+    assert live_bundles(sim) == ["1.0.5", "1.0.3", "1.0.2", "1.0.1"]
+
+
+def test_deleting_a_bundle_a_channel_serves_fails_and_deletes_nothing(sim, run_playbook):
+    seed_six(sim, channels=[{"name": "production", "version": "1.0.1", "public": True}])
+    result = run_playbook("bundle_absent", extra_vars={"app_id": sim.app_id, "bundle_versions": ["1.0.0", "1.0.1"]},
+                          expect_failure=True)
+    failure = failure_of(result, "Delete bundles")
+    assert "1.0.1 is served by channel production" in failure["msg"]
+    assert "nothing was deleted" in failure["msg"]
+    assert not result.writes
+    assert live_bundles(sim) == list(reversed(SIX))
+
+
+def test_check_mode_delete_deletes_nothing(sim, run_playbook):
+    seed_six(sim)
+    result = run_playbook("bundle_absent", extra_vars={"app_id": sim.app_id, "bundle_version": "1.0.0"}, check=True, diff=True)
+    task = result.task("Delete bundles")
+    assert task["changed"] is True and task["deleted"] == ["1.0.0"]
+    assert task["diff"]["before"]["bundles"] == list(reversed(SIX))
+    assert task["diff"]["after"]["bundles"] == list(reversed(SIX))[:-1]
+    assert not result.writes
+    assert live_bundles(sim) == list(reversed(SIX))
+
+
+def test_dropped_connection_on_delete_is_retried(sim, run_playbook):
+    seed_six(sim)
+    sim.faults([{"type": "drop", "method": "DELETE", "path": "/bundle", "count": 1}])
+    result = run_playbook("bundle_absent", extra_vars={"app_id": sim.app_id, "bundle_version": "1.0.3"})
+    assert result.task("Delete bundles")["deleted"] == ["1.0.3"]
+    assert [entry["body"]["version"] for entry in result.writes] == ["1.0.3", "1.0.3"]
+    assert "1.0.3" not in live_bundles(sim)
+
+
+# -- retention -------------------------------------------------------------------------------------------
+
+def _retention_seed(sim):
+    channels = [{"name": "production", "version": "1.0.0", "public": True}]
+    if sim.profile == "current":
+        channels.append({"name": "beta", "version": "1.0.5", "rollout_version": "1.0.1"})
+    seed_six(sim, channels)
+    if sim.profile == "current":
+        return ["1.0.2", "1.0.3"], ["1.0.5", "1.0.4", "1.0.1", "1.0.0"]
+    return ["1.0.1", "1.0.2", "1.0.3"], ["1.0.5", "1.0.4", "1.0.0"]
+
+
+def test_keep_two_of_six_spares_bundles_channels_serve(sim, run_playbook):
+    expected_deleted, expected_kept = _retention_seed(sim)
+
+    predicted = run_playbook("bundle_absent", extra_vars={"app_id": sim.app_id, "bundle_keep": 2}, check=True, diff=True)
+    prediction = predicted.task("Delete bundles")
+    assert prediction["changed"] is True
+    assert prediction["deleted"] == expected_deleted
+    assert prediction["kept"] == expected_kept
+    assert not predicted.writes
+    assert live_bundles(sim) == list(reversed(SIX))
+
+    result = run_playbook("bundle_absent", extra_vars={"app_id": sim.app_id, "bundle_keep": 2}, diff=True)
+    task = result.task("Delete bundles")
+    assert task["deleted"] == expected_deleted
+    assert task["kept"] == expected_kept == live_bundles(sim)
+    assert "1.0.0" in task["kept"] and task["protected"]["1.0.0"] == ["production"]
+    if sim.profile == "current":
+        assert task["protected"]["1.0.1"] == ["beta"]
+    for key in ("changed", "deleted", "kept", "protected", "diff"):
+        assert prediction[key] == task[key], key
+    assert [entry["body"]["version"] for entry in result.writes] == expected_deleted
+    assert all(entry["status"] == 200 for entry in result.writes)
+    assert calls(result) == [("GET", "/bundle"), ("GET", "/channel")] + [("DELETE", "/bundle")] * len(expected_deleted)
+
+
+def test_retention_playbook_predicts_prunes_and_is_idempotent(sim, run_playbook):
+    expected_deleted, expected_kept = _retention_seed(sim)
+    result = run_playbook("bundle_retention", extra_vars={"app_id": sim.app_id})
+    assert result.task("Prune")["deleted"] == expected_deleted
+    assert live_bundles(sim) == expected_kept
+    assert [entry["body"]["version"] for entry in result.writes] == expected_deleted
+
+
+def test_keep_zero_deletes_every_unserved_bundle(sim, run_playbook):
+    seed_six(sim, channels=[{"name": "production", "version": "1.0.3", "public": True}, {"name": "empty"}])
+    result = run_playbook("bundle_absent", extra_vars={"app_id": sim.app_id, "bundle_keep": 0})
+    task = result.task("Delete bundles")
+    assert task["deleted"] == ["1.0.0", "1.0.1", "1.0.2", "1.0.4", "1.0.5"]
+    assert task["kept"] == ["1.0.3"] == live_bundles(sim)
+    # the served bundle was never even asked for, so classic (no server-side guard) kept it too
+    assert "1.0.3" not in [entry["body"]["version"] for entry in result.writes]
+
+
+def test_keep_on_app_without_bundles_is_unchanged(sim, run_playbook):
+    result = run_playbook("bundle_absent", extra_vars={"app_id": sim.app_id, "bundle_keep": 0})
+    task = result.task("Delete bundles")
+    assert task["changed"] is False and task["deleted"] == [] and task["kept"] == []
+    assert calls(result) == [("GET", "/bundle")]
+
+
+# -- registering external bundles --------------------------------------------------------------------------
+
+def register_vars(sim, **extra):
+    values = {"app_id": sim.app_id, "bundle_version": "2.0.0", "bundle_url": URL, "bundle_checksum": "c0ffee"}
+    values.update(extra)
+    return values
+
+
+def test_register_reregister_and_conflict(sim, run_playbook):
+    seed_six(sim)
+    if sim.profile == "classic":
+        result = run_playbook("bundle_present", extra_vars=register_vars(sim), expect_failure=True)
+        failure = failure_of(result, "Register bundle")
+        assert "no POST /bundle endpoint" in failure["msg"] and failure["status"] == 404
+        assert "2.0.0" not in live_bundles(sim)
+        return
+
+    checked = run_playbook("bundle_present", extra_vars=register_vars(sim), check=True)
+    assert checked.task("Register bundle")["changed"] is True and not checked.writes
+
+    result = run_playbook("bundle_present", extra_vars=register_vars(sim, bundle_session_key="s3cr3t-session-key"), diff=True)
+    task = result.task("Register bundle")
+    assert task["changed"] is True
+    assert task["bundle"]["version"] == "2.0.0" and task["bundle"]["external_url"] == URL
+    assert task["bundle"]["checksum"] == "c0ffee" and task["bundle"]["encrypted"] is True
+    assert isinstance(task["bundle"]["id"], int)
+    assert task["diff"]["after"]["bundles"][0] == "2.0.0"
+    assert "s3cr3t-session-key" not in result.stdout
+    assert [(entry["method"], entry["body"]["version"]) for entry in result.writes] == [("POST", "2.0.0")]
+    assert live_bundles(sim)[0] == "2.0.0"
+
+    again = run_playbook("bundle_present", extra_vars=register_vars(sim))
+    assert again.task("Register bundle")["changed"] is False
+    assert again.task("Register bundle")["bundle"]["id"] == task["bundle"]["id"]
+    assert not again.writes
+
+    conflict = run_playbook("bundle_present", extra_vars=register_vars(sim, bundle_checksum="deadbeef"), expect_failure=True)
+    failure = failure_of(conflict, "Register bundle")
+    assert "already exists" in failure["msg"] and "checksum" in failure["msg"]
+    assert not conflict.writes
+
+
+@pytest.mark.parametrize("profile", ["current"], indirect=True)
+def test_register_name_of_a_deleted_bundle_fails_clearly(sim, run_playbook):
+    sim.seed({"bundles": [{"app_id": sim.app_id, "name": "2.0.0", "created_at": "2026-01-01T00:00:00Z", "deleted": True}]})
+    result = run_playbook("bundle_present", extra_vars=register_vars(sim), expect_failure=True)
+    failure = failure_of(result, "Register bundle")
+    assert "never frees a bundle name" in failure["msg"]
+    assert failure["error"] == "cannot_create_bundle"
+
+
+# -- bad input: fails before any request -------------------------------------------------------------------
+
+BAD_INPUTS = [
+    ({"state": "absent", "version": ""}, "version must not be empty"),
+    ({"state": "absent", "versions": ["1.0.0", ""]}, "empty name"),
+    ({"state": "absent", "keep": -1}, "keep must be 0 or more"),
+    ({"state": "absent", "version": "1.0.0", "keep": 2}, "exactly one of version, versions or keep"),
+    ({"state": "absent"}, "exactly one of version, versions or keep"),
+    ({"keep": 2}, "need an explicit state=absent"),
+    ({"version": "2.0", "external_url": URL, "checksum": "x"}, "not a semantic version"),
+    ({"version": "2.0.0", "external_url": "http://cdn.example.com/a.zip", "checksum": "x"}, "must be an https:// URL"),
+    ({"version": "2.0.0", "external_url": URL}, "missing: checksum"),
+]
+
+
+def test_bad_input_fails_before_any_request(sim, run_playbook):
+    seed_six(sim)
+    result = run_playbook("bundle_bad_input", extra_vars={"app_id": sim.app_id, "bad_inputs": [case for case, _ in BAD_INPUTS]})
+    outcomes = result.task("Try bad input")["results"]
+    assert len(outcomes) == len(BAD_INPUTS)
+    for (case, fragment), outcome in zip(BAD_INPUTS, outcomes):
+        assert fragment in outcome.get("msg", ""), (case, outcome.get("msg"))
+        assert outcome.get("changed") is False
+    assert result.requests == []
+    assert live_bundles(sim) == list(reversed(SIX))
