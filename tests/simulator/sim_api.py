@@ -505,11 +505,15 @@ class Api(object):
         return 200, {'status': 'ok'}
 
     # ------------------------------------------------------------------ device
-    def render_device(self, row, single, channel_names):
+    def render_device(self, row, single, channel_names, version_ids=None):
         out = dump_row(row, DEVICE_BOOLS)
-        version = self.store.one('SELECT id FROM bundles WHERE app_id = ? AND name = ? ORDER BY id LIMIT 1',
-                                 (row['app_id'], row['version_name'])) if row['version_name'] else None
-        out['version'] = version['id'] if version is not None else None
+        # like the handler's `.in('name', versionNames)`: no `deleted` filter
+        cache = version_ids if version_ids is not None else {}
+        name = row['version_name']
+        if name and name not in cache:
+            found = self.store.one('SELECT id FROM bundles WHERE app_id = ? AND name = ?', (row['app_id'], name))
+            cache[name] = found['id'] if found is not None else None
+        out['version'] = cache.get(name) if name else None
         if self.classic:
             out['updated_at'] = raw_ts(row['updated_at'])
             out.pop('install_source', None)
@@ -603,7 +607,8 @@ class Api(object):
         has_more = len(rows) > limit
         data = rows[:limit]
         names = self.overrides_for(app_id, [r['device_id'] for r in data])
-        out = {'data': [self.render_device(r, False, names) for r in data]}
+        cache = {}
+        out = {'data': [self.render_device(r, False, names, cache) for r in data]}
         if has_more and data:
             out['nextCursor'] = '%s|%s' % (raw_ts(data[-1]['updated_at']), data[-1]['device_id'])
         out['hasMore'] = has_more
@@ -635,7 +640,8 @@ class Api(object):
         has_more = len(rows) > num
         data = rows[:int(num)]
         names = self.overrides_for(app_id, [r['device_id'] for r in data])
-        out = {'data': [self.render_device(r, False, names) for r in data]}
+        cache = {}
+        out = {'data': [self.render_device(r, False, names, cache) for r in data]}
         if has_more and data:
             out['nextCursor'] = '%s|%s' % (raw_ts(data[-1]['updated_at']), data[-1]['device_id'])
         out['hasMore'] = has_more
