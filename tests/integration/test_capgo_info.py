@@ -1,0 +1,171 @@
+"""capgo.cloud.capgo_info against the simulator, both API profiles."""
+
+import pytest
+
+PAGE_SIZE = 50
+
+
+def _api_calls(result, method="GET", path=None):
+    return [entry for entry in result.requests if entry["method"] == method and (path is None or entry["path"] == path)]
+
+
+def test_large_app_every_item_once_in_few_requests(sim, run_playbook):
+    sim.seed({"generate": {"app_id": sim.app_id, "channels": 1234, "devices": 3000, "bundles": 300}})
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id})
+    info = result.task("Gather")
+    state = sim.state()
+
+    assert len(info["channels"]) == 1234
+    assert sorted(c["name"] for c in info["channels"]) == sorted(c["name"] for c in state["channels"])
+    assert len(info["devices"]) == 3000
+    assert sorted(d["device_id"] for d in info["devices"]) == sorted(d["device_id"] for d in state["devices"])
+    assert len(info["bundles"]) == 300
+    # Naive page-by-page reading would need 25 channel requests and return duplicates.
+    assert len(_api_calls(result, path="/channel")) <= 6
+    assert len(_api_calls(result, path="/bundle")) <= 4
+    assert not result.writes
+
+
+def test_shapes_use_option_names(sim, run_playbook):
+    sim.seed({
+        "bundles": [{"app_id": sim.app_id, "name": "1.0.0", "created_at": "2026-01-01T00:00:00Z"}],
+        "channels": [{"app_id": sim.app_id, "name": "production", "version": "1.0.0", "public": True,
+                      "disable_auto_update": "minor"}],
+        "devices": [{"app_id": sim.app_id, "device_id": "qa-phone-1", "platform": "ios", "version_name": "1.0.0"}],
+    })
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id})
+    info = result.task("Gather")
+    channel = info["channels"][0]
+    assert channel["name"] == "production" and channel["bundle"] == "1.0.0"
+    assert channel["public"] is True and channel["disable_auto_update"] == "minor"
+    assert info["devices"][0]["device_id"] == "qa-phone-1" and info["devices"][0]["platform"] == "ios"
+    assert info["bundles"][0]["version"] == "1.0.0"
+
+
+def test_filters_by_channel_and_device(sim, run_playbook):
+    sim.seed({
+        "channels": [{"app_id": sim.app_id, "name": "production", "public": True},
+                     {"app_id": sim.app_id, "name": "beta"}],
+        "devices": [{"app_id": sim.app_id, "device_id": "dev-a", "platform": "ios"},
+                    {"app_id": sim.app_id, "device_id": "dev-b", "platform": "android"}],
+        "overrides": [{"app_id": sim.app_id, "device_id": "dev-a", "channel": "beta"}],
+    })
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_channel": "beta", "info_gather": ["channels", "devices"]})
+    info = result.task("Gather")
+    assert [c["name"] for c in info["channels"]] == ["beta"]
+    assert [(d["device_id"], d["channel"]) for d in info["devices"]] == [("dev-a", "beta")]
+
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_device_id": "DEV-B", "info_gather": ["devices"]})
+    assert [d["device_id"] for d in result.task("Gather")["devices"]] == ["dev-b"]
+    assert [(e["path"], e["query"].get("device_id")) for e in result.requests] == [("/device", "dev-b")]
+
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_channel": "nope", "info_device_id": "never-seen",
+                                                    "info_gather": ["channels", "devices"]})
+    assert result.task("Gather")["channels"] == [] and result.task("Gather")["devices"] == []
+
+
+def test_app_without_bundles_returns_empty_list(sim, run_playbook):
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_gather": ["bundles"]})
+    assert result.task("Gather")["bundles"] == []
+    # the API answered the empty list with its 400 cannot_get_bundle
+    assert [(e["path"], e["status"], e["error"]) for e in result.requests] == [("/bundle", 400, "cannot_get_bundle")]
+
+
+@pytest.mark.parametrize("gather", [["channels"], ["devices"], ["bundles"]])
+def test_key_without_access_fails_instead_of_returning_empty_lists(sim, run_playbook, gather):
+    result = run_playbook("info_read", extra_vars={"app_id": sim.other_app_id, "info_gather": gather}, expect_failure=True)
+    failure = result.task("Gather")
+    assert failure["failed"] and failure["status"] == 400
+    assert failure["error"] in ("cannot_access_app", "cannot_get_bundle")
+    assert "access" in failure["msg"]
+    assert len(result.requests) == 1
+
+
+def test_429_with_retry_after_then_success(sim, run_playbook):
+    sim.faults([{"type": "429", "retry_after": 1, "count": 1, "path": "/channel"}])
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_gather": ["channels"]})
+    log = [(e["status"], e["fault"]) for e in result.requests]
+    assert log == [(429, "429"), (200, None)]
+    if sim.profile == "current":  # classic sends no Retry-After: the client backs off on its own
+        assert result.requests[1]["time"] - result.requests[0]["time"] >= 0.9
+
+
+def test_503_twice_then_success(sim, run_playbook):
+    sim.faults([{"type": "status", "status": 503, "count": 2}])
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_gather": ["channels"]})
+    assert [e["status"] for e in result.requests] == [503, 503, 200]
+
+
+def test_dropped_connection_then_success(sim, run_playbook):
+    sim.faults([{"type": "drop", "count": 1}])
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_gather": ["channels"]})
+    assert [e["fault"] for e in result.requests] == ["drop", None]
+
+
+def test_malformed_body_then_success(sim, run_playbook):
+    sim.faults([{"type": "malformed", "count": 1}])
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_gather": ["channels"]})
+    assert [e["fault"] for e in result.requests] == ["malformed", None]
+
+
+def test_retries_exhausted_report_last_status_and_code(sim, run_playbook):
+    sim.faults([{"type": "status", "status": 503, "count": 5}])
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_gather": ["channels"], "info_api_retries": 2},
+                          expect_failure=True)
+    failure = result.task("Gather")
+    assert len(result.requests) == 3
+    assert failure["status"] == 503 and failure["error"]
+    assert "HTTP 503" in failure["msg"] and "gave up after 3 attempts" in failure["msg"]
+
+
+def test_wrong_key_fails_after_exactly_one_request(sim, run_playbook):
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id}, env={"CAPGO_API_KEY": "not-the-right-key"},
+                          expect_failure=True)
+    failure = result.task("Gather")
+    assert len(result.requests) == 1
+    assert failure["status"] == 401 and failure["error"] == "invalid_apikey"
+    assert "key was rejected" in failure["msg"]
+    assert "not-the-right-key" not in result.stdout
+
+
+def test_missing_key_fails_before_any_request(sim, run_playbook):
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id}, env={"CAPGO_API_KEY": None}, expect_failure=True)
+    msg = result.task("Gather")["msg"]
+    for place in ("api_key", "CAPGO_API_KEY", "CAPGO_TOKEN", "~/.capgo"):
+        assert place in msg
+    assert result.requests == []
+
+
+def test_bad_app_id_fails_before_any_request(sim, run_playbook):
+    result = run_playbook("info_read", extra_vars={"app_id": "not an app id"}, expect_failure=True)
+    assert "reverse-domain" in result.task("Gather")["msg"]
+    assert result.requests == []
+
+
+def test_capgo_token_and_capgo_file_are_used(sim, run_playbook, tmp_path):
+    sim.seed({"channels": [{"app_id": sim.app_id, "name": "production"}]})
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_gather": ["channels"]},
+                          env={"CAPGO_API_KEY": None, "CAPGO_TOKEN": sim.key})
+    assert len(result.task("Gather")["channels"]) == 1
+
+    (tmp_path / ".capgo").write_text(sim.key + "\n")
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_gather": ["channels"]},
+                          env={"CAPGO_API_KEY": None, "HOME": str(tmp_path)})
+    assert len(result.task("Gather")["channels"]) == 1
+    assert all(e["status"] == 200 for e in result.requests)
+
+
+def test_module_defaults_group_supplies_connection_options(sim, run_playbook):
+    sim.seed({"channels": [{"app_id": sim.app_id, "name": "production"}]})
+    run_playbook("info_module_defaults", extra_vars={"app_id": sim.app_id, "sim_url": sim.url + "/", "sim_key": sim.key},
+                 env={"CAPGO_API_KEY": None, "CAPGO_API_URL": "http://127.0.0.1:9"})
+
+
+def test_key_never_in_verbose_output(sim, run_playbook):
+    sim.seed({"channels": [{"app_id": sim.app_id, "name": "production"}]})
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id}, verbosity=4)
+    # the harness fails the run if the key shows up; make sure the verbose output was really produced
+    assert "<127.0.0.1>" in result.stdout or "ESTABLISH LOCAL CONNECTION" in result.stdout
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id}, env={"CAPGO_API_KEY": "wrong-key-shown-nowhere"},
+                          verbosity=4, expect_failure=True)
+    assert "wrong-key-shown-nowhere" not in result.stdout + result.stderr
