@@ -244,7 +244,7 @@ seealso:
   - module: capgo.cloud.capgo_bundle
   - name: Staged releases with capgo.cloud
     description: A guide to progressive rollouts with this module (docs/staged-release.md in the collection).
-    link: https://github.com/Cap-go/capgo.cloud/blob/main/docs/staged-release.md
+    link: https://github.com/capgo-cloud/ansible-collection-cloud/blob/main/docs/staged-release.md
 '''
 
 EXAMPLES = r'''
