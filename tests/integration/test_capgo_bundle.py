@@ -180,6 +180,21 @@ def test_keep_zero_deletes_every_unserved_bundle(sim, run_playbook):
     assert "1.0.3" not in [entry["body"]["version"] for entry in result.writes]
 
 
+def test_keep_five_on_a_large_app_reads_every_page_once(sim, run_playbook):
+    sim.seed({"generate": {"app_id": sim.app_id, "bundles": 120}})  # 1.0.1 (oldest) .. 1.0.120 (newest)
+    sim.seed({"channels": [{"app_id": sim.app_id, "name": "production", "version": "1.0.7", "public": True}]})
+    result = run_playbook("bundle_absent", extra_vars={"app_id": sim.app_id, "bundle_keep": 5})
+    task = result.task("Delete bundles")
+    expected = ["1.0.%d" % i for i in range(1, 116) if i != 7]
+    assert task["deleted"] == expected
+    assert task["kept"] == ["1.0.120", "1.0.119", "1.0.118", "1.0.117", "1.0.116", "1.0.7"] == live_bundles(sim)
+    assert [entry["body"]["version"] for entry in result.writes] == expected
+    reads = [entry for entry in result.requests if entry["method"] == "GET"]
+    # the overlapping page windows of GET /bundle are walked without re-reading: 3 pages, then 1 channel read
+    assert len([entry for entry in reads if entry["path"].rstrip("/") == "/bundle"]) <= 4
+    assert len([entry for entry in reads if entry["path"].rstrip("/") == "/channel"]) == 1
+
+
 def test_keep_on_app_without_bundles_is_unchanged(sim, run_playbook):
     result = run_playbook("bundle_absent", extra_vars={"app_id": sim.app_id, "bundle_keep": 0})
     task = result.task("Delete bundles")
@@ -255,7 +270,7 @@ BAD_INPUTS = [
 
 def test_bad_input_fails_before_any_request(sim, run_playbook):
     seed_six(sim)
-    result = run_playbook("bundle_bad_input", extra_vars={"app_id": sim.app_id, "bad_inputs": [case for case, _ in BAD_INPUTS]})
+    result = run_playbook("bundle_bad_input", extra_vars={"app_id": sim.app_id, "bad_inputs": [case for case, dummy in BAD_INPUTS]})
     outcomes = result.task("Try bad input")["results"]
     assert len(outcomes) == len(BAD_INPUTS)
     for (case, fragment), outcome in zip(BAD_INPUTS, outcomes):
