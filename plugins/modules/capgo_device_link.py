@@ -26,7 +26,7 @@ description:
     a small pool of workers. Every device is processed; if some fail, the task fails after the others are done
     and lists the failed devices with their errors.
 author:
-  - capgo.cloud contributors
+  - capgo.cloud contributors (!UNKNOWN)
 extends_documentation_fragment:
   - capgo.cloud.connection
   - capgo.cloud.attributes

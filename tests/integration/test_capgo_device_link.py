@@ -164,8 +164,8 @@ def test_bulk_1000_with_faults_mid_run(sim, run_playbook):
         {"type": "status", "status": 503, "method": "POST", "path": "/device", "count": 15},
         {"type": "status", "status": 502, "method": "POST", "path": "/device", "count": 5},
     ])
-    result = run_playbook("device_link_bulk", extra_vars={"app_id": sim.app_id, "bulk_count": 1000,
-                                                         "bulk_extra_ids": ["never-seen-1", "NEVER-SEEN-2"], "link_api_retries": 10})
+    extra_vars = {"app_id": sim.app_id, "bulk_count": 1000, "bulk_extra_ids": ["never-seen-1", "NEVER-SEEN-2"], "link_api_retries": 10}
+    result = run_playbook("device_link_bulk", extra_vars=extra_vars)
     _report(sim, "bulk link 1000 + 2 never seen, with 36 faults", result)
     devices = result.task("Link")["devices"]
     assert len(devices) == 1002

@@ -215,7 +215,7 @@ def test_check_mode_predicts_and_sends_no_write():
     predicted = run_module(device_ids=['dev-1', 'dev-2', 'ghost'], channel='beta', check_mode=True, diff=True)
     assert api.writes() == [] and api.overrides == {'dev-2': 'beta'}
     real = run_module(device_ids=['dev-1', 'dev-2', 'ghost'], channel='beta', diff=True)
-    assert predicted['changed'] == real['changed'] is True
+    assert predicted['changed'] is True and real['changed'] is True
     assert predicted['devices'] == real['devices']
     assert predicted['diff'] == real['diff']
     assert sorted(entry[3]['device_id'] for entry in api.writes()) == ['dev-1', 'ghost']
@@ -252,8 +252,8 @@ def test_never_seen_device_is_written_unverified_every_run():
 @responses.activate
 def test_same_channel_429_on_rerun_is_waited_out():
     api = FakeCapgo(devices=[])
-    api.faults.append(('POST', 429, dict(error='too_many_requests', message='Too many requests',
-                                          moreInfo=dict(app_id=APP, device_id='ghost', retryAfterSeconds=0))))
+    same_set = dict(error='too_many_requests', message='Too many requests', moreInfo=dict(app_id=APP, device_id='ghost', retryAfterSeconds=0))
+    api.faults.append(('POST', 429, same_set))
     result = run_module(device_id='ghost', channel='beta')
     assert not result.get('failed') and result['changed']
     assert api.count('POST') == 2 and api.overrides == {'ghost': 'beta'}
