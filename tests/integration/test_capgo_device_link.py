@@ -207,3 +207,20 @@ def test_bulk_in_a_far_larger_app_reads_no_more_than_single_reads(sim, run_playb
     assert device_reads <= len(wanted) + 1
     assert _overrides(sim) == dict((device_id, "beta") for device_id in wanted)
     assert all(d["verified"] for d in result.task("Link")["devices"])
+
+
+def test_bulk_key_wide_rate_limit_pauses_every_worker(sim, run_playbook):
+    """A 429 for the whole key (not one device) pauses all workers together until the key's window has passed."""
+    _seed_channels(sim)
+    sim.seed({"generate": {"app_id": sim.app_id, "devices": 400}})
+    # scaled down from Capgo's 2000 requests / 60 s of silence
+    sim.config({"key_rate_limit": 150, "key_rate_window": 1.5})
+    result = run_playbook("device_link_bulk", extra_vars={"app_id": sim.app_id, "bulk_count": 400, "link_api_retries": 10})
+    _report(sim, "bulk link 400 under a 150-request key limit", result)
+    overrides = _overrides(sim)
+    assert len(overrides) == 400 and set(overrides.values()) == {"beta"}
+    limited = [e for e in result.requests if e.get("status") == 429]
+    assert limited, "the key limit was never reached: the test proves nothing"
+    # each time the limit trips, at most the requests already in flight (one per worker) meet it
+    trips = math.ceil(len(result.requests) / 149.0)
+    assert len(limited) <= 8 * trips
