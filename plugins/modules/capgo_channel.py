@@ -13,7 +13,7 @@ module: capgo_channel
 short_description: Manage a Capgo channel, its bundle, its settings and its progressive rollout
 version_added: 1.0.0
 description:
-  - Creates, updates or deletes one channel of a Capgo app. A channel is what a device asks for updates:
+  - Creates, updates or deletes one channel of a Capgo app. A channel is what a device asks for updates;
     it serves one bundle (a version of the web assets) to the devices that use it.
   - Idempotent. The module reads the channel once, compares only the options you set, and sends at most one
     write. A run where nothing differs sends no write at all.
@@ -24,7 +24,7 @@ description:
     resets the bundle of any channel updated without one; the module sends the bundle the channel already serves.
   - Progressive rollouts (O(rollout)) need the current API generation.
 author:
-  - capgo.cloud contributors
+  - capgo.cloud contributors (!UNKNOWN)
 extends_documentation_fragment:
   - capgo.cloud.connection
   - capgo.cloud.attributes

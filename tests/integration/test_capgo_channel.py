@@ -305,8 +305,8 @@ def test_staged_release(sim, run_playbook):
     assert task["changed"] is False and again.writes == []
 
     # start another, then roll it back: the stable bundle stays
-    check_then_apply(sim, run_playbook, "production", rollout={"bundle": "1.2.0", "percentage": 10, "cache_ttl": 3600,
-                                                                "auto_pause": {"enabled": True, "failure_rate": 2.5}})
+    another = {"bundle": "1.2.0", "percentage": 10, "cache_ttl": 3600, "auto_pause": {"enabled": True, "failure_rate": 2.5}}
+    check_then_apply(sim, run_playbook, "production", rollout=another)
     assert rollout_row(sim, "production")["bundle"] == "1.2.0"
     assert sim_channel(sim, "production")["auto_pause_failure_rate_bps"] == 250
     real, task = check_then_apply(sim, run_playbook, "production", rollout={"state": "absent"})

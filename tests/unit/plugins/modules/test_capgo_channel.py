@@ -222,7 +222,7 @@ def test_check_mode_predicts_without_writing(rsps):
     predicted = run_module(check_mode=True, bundle='1.1.0', disable_auto_update='none')
     assert api.writes() == []
     real = run_module(bundle='1.1.0', disable_auto_update='none')
-    assert predicted['changed'] == real['changed'] is True
+    assert predicted['changed'] is True and real['changed'] is True
     assert predicted['diff'] == real['diff']
     for key in ('bundle', 'disable_auto_update', 'public', 'allow_dev', 'rollout'):
         assert predicted['channel'][key] == real['channel'][key]
