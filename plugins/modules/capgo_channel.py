@@ -238,6 +238,9 @@ notes:
     serves. iOS-only and Android-only default channels can coexist, so a real run may demote fewer.
   - On the classic API generation a successful delete answer does not prove the channel is gone, so the module
     reads the channel again after deleting it and fails if it is still there.
+  - Creating a channel reads the app's other channels once, to learn the API generation and which channel is public.
+    For the very first channel of an app, check mode cannot tell the generation, so its predicted RV(channel) has no
+    C(rollout) key where the real run on the current generation returns C(rollout=null).
 seealso:
   - module: capgo.cloud.capgo_info
   - module: capgo.cloud.capgo_device_link
