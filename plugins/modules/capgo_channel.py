@@ -753,7 +753,8 @@ def bundles_to_check(params, plan):
     names = []
     before = plan.before or {}
     after = plan.after or {}
-    if after.get('bundle') and after['bundle'] != before.get('bundle') and after['bundle'] == params['bundle']:
+    promoted = (before.get('rollout') or {}).get('bundle')  # already on the channel, so it exists
+    if after.get('bundle') and after['bundle'] not in (before.get('bundle'), promoted) and after['bundle'] == params['bundle']:
         names.append(after['bundle'])
     rollout_after = after.get('rollout')
     rollout_before = before.get('rollout')

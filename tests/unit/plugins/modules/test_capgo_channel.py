@@ -428,6 +428,7 @@ def test_promote(rsps):
     api = FakeCapgo(rsps, [item('production', rollout=dict(bundle='1.1.0', bps=2500))])
     result = run_module(bundle='1.1.0', rollout=dict(state='absent'))
     assert api.writes() == [('POST', dict(app_id=APP, channel='production', promoteToStable=True))]
+    assert [method for method, dummy in api.calls] == ['GET', 'POST', 'GET']  # the candidate needs no bundle lookup
     assert result['diff'] == dict(before=dict(bundle='1.0.0', rollout=normalize_rollout(item('production', rollout=dict(bundle='1.1.0', bps=2500)))),
                                   after=dict(bundle='1.1.0', rollout=None))
     assert run_module(bundle='1.1.0', rollout=dict(state='absent'))['changed'] is False
