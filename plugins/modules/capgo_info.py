@@ -128,9 +128,26 @@ channels:
       type: bool
     rollout:
       description:
-        - The progressive rollout on the channel, or V(null) when none is running.
+        - The progressive rollout on the channel, or V(null) when none is running, in the suboption names of
+          the O(capgo.cloud.capgo_channel#module:rollout) option.
         - Only present on API generations that have rollouts.
       type: dict
+      contains:
+        bundle:
+          description: The candidate bundle served to a share of devices.
+          type: str
+        percentage:
+          description: The share of devices that get the candidate, in percent.
+          type: float
+        paused:
+          description: Whether the rollout is paused.
+          type: bool
+        cache_ttl:
+          description: Seconds a device keeps its rollout decision.
+          type: int
+        auto_pause:
+          description: The automatic pause policy, in the suboption names of O(capgo.cloud.capgo_channel#module:rollout.auto_pause).
+          type: dict
     created_at:
       description: When the channel was created.
       type: str

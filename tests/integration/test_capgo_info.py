@@ -59,8 +59,8 @@ def test_filters_by_channel_and_device(sim, run_playbook):
     assert [d["device_id"] for d in result.task("Gather")["devices"]] == ["dev-b"]
     assert [(e["path"], e["query"].get("device_id")) for e in result.requests] == [("/device", "dev-b")]
 
-    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_channel": "nope", "info_device_id": "never-seen",
-                                                    "info_gather": ["channels", "devices"]})
+    missing = {"app_id": sim.app_id, "info_channel": "nope", "info_device_id": "never-seen", "info_gather": ["channels", "devices"]}
+    result = run_playbook("info_read", extra_vars=missing)
     assert result.task("Gather")["channels"] == [] and result.task("Gather")["devices"] == []
 
 
