@@ -132,12 +132,7 @@ importer: build  ## galaxy-importer on the tarball; fails on errors and warnings
 	cd $(WORK)/importer && GALAXY_IMPORTER_CONFIG=$(ROOT)/.ci/galaxy-importer.cfg \
 	  python -m galaxy_importer.main $(TARBALL) > importer.log 2>&1 \
 	  || { cat importer.log; echo "galaxy-importer failed"; exit 1; }
-	cd $(WORK)/importer && if grep -E '(^|[^A-Za-z])(WARNING|ERROR|CRITICAL)([^A-Za-z]|$$)' importer.log; then \
-	  echo "galaxy-importer reported the warnings/errors above"; exit 1; fi
-	cd $(WORK)/importer && python -c 'import json, sys; r = json.load(open("importer_result.json")); \
-	  bad = [m for c in r.get("contents", []) for m in []]; \
-	  sys.exit("importer_result.json: import failed") if not r.get("metadata") else None'
-	@echo "galaxy-importer: clean ($(notdir $(TARBALL)))"
+	python $(ROOT)/.ci/check_importer.py $(WORK)/importer/importer.log $(WORK)/importer/importer_result.json $(ROOT)/meta/runtime.yml
 
 ee: install  ## ansible-builder: introspect the installed collection, create an EE context
 	rm -rf $(WORK)/ee && mkdir -p $(WORK)/ee
@@ -147,7 +142,7 @@ ee: install  ## ansible-builder: introspect the installed collection, create an 
 	printf '%s\n' '---' 'version: 3' 'images:' '  base_image:' '    name: quay.io/ansible/awx-ee:latest' \
 	  'dependencies:' '  python: $(ROOT)/requirements.txt' '  galaxy:' '    collections:' \
 	  '      - name: $(TARBALL)' '        type: file' > $(WORK)/ee/execution-environment.yml
-	ansible-builder create -f $(WORK)/ee/execution-environment.yml --context $(WORK)/ee/context >/dev/null
+	ansible-builder create -f $(WORK)/ee/execution-environment.yml --context $(WORK)/ee/context --output-filename Containerfile >/dev/null
 	test -s $(WORK)/ee/context/Containerfile
 	@echo "ansible-builder: EE context created in $(WORK)/ee/context"
 

@@ -181,12 +181,16 @@ class PlaybookResult:
             stats.setdefault(counter, 0)
         self.stats = stats
 
+    @property
+    def task_names(self):
+        return [record["name"] for record in self.task_records]
+
     def task(self, name):
         """The result dict of the first task called ``name``."""
         for task_name, result in self.tasks:
             if task_name == name:
                 return result
-        raise KeyError("no task named %r; tasks run: %r" % (name, [task_name for task_name, _ in self.tasks]))
+        raise KeyError("no task named %r; tasks run: %r" % (name, self.task_names))
 
     def failed_tasks(self):
         return [(name, result) for name, result in self.tasks if result.get("failed")]

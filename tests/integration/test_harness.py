@@ -6,7 +6,7 @@ import pytest
 def test_playbook_reaches_simulator_with_env_credentials(sim, run_playbook):
     result = run_playbook("harness_smoke", extra_vars={"app_id": sim.app_id})
 
-    assert [name for name, _ in result.tasks] == [
+    assert [record["name"] for record in result.task_records] == [
         "Read the simulator state through the admin API",
         "List channels through the public API",
         "Check that the API accepted the key",
