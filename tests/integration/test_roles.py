@@ -72,7 +72,7 @@ def _task(result, name):
     for task_name, task_result in result.tasks:
         if task_name == name or task_name.endswith(" : " + name):
             return task_result
-    raise KeyError("no task named %r; tasks run: %r" % (name, [task_name for task_name, _ in result.tasks]))
+    raise KeyError("no task named %r; tasks run: %r" % (name, [entry[0] for entry in result.tasks]))
 
 
 def _checked_stages(result):
