@@ -145,6 +145,7 @@ class Ansible(object):
             raise SystemExit('ansible-playbook not found next to %s nor on PATH' % sys.executable)
         self.python = sys.executable
         self.tmp = tempfile.mkdtemp(prefix='capgo-bench-')
+        self.peak_load = 0.0
         self.env = dict(os.environ)
         self.env.update({
             'ANSIBLE_COLLECTIONS_PATH': collections_path,
@@ -181,6 +182,7 @@ class Ansible(object):
         proc = subprocess.run(command, env=self.env, cwd=self.tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, timeout=900)
         seconds = time.perf_counter() - start
+        self.peak_load = max(self.peak_load, os.getloadavg()[0])
         log = self.sim.take_log()
         os.makedirs(LOG_DIR, exist_ok=True)
         with open(os.path.join(LOG_DIR, re.sub(r'\W+', '_', label) + '.log'), 'w') as handle:
@@ -605,7 +607,7 @@ def main(argv=None):
         ansible.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
     elapsed = time.perf_counter() - started
-    load = (load_before[0], os.getloadavg()[0])
+    load = (load_before[0], os.getloadavg()[0], ansible.peak_load)
 
     summary = summary_line(rows)
     print()
@@ -616,8 +618,8 @@ def main(argv=None):
     for note in notes:
         print('note ' + note)
     print()
-    print('whole benchmark: %.0f s; 1-minute load average %.1f at the start, %.1f at the end (%d cores)'
-          % (elapsed, load[0], load[1], os.cpu_count()))
+    print('whole benchmark: %.0f s; 1-minute load average %.1f at the start, %.1f at the end, %.1f at most after a run (%d cores)'
+          % (elapsed, load[0], load[1], load[2], os.cpu_count()))
     print(summary)
 
     if args.results != '-':
@@ -666,8 +668,8 @@ def write_results(args, rows, targets, notes, summary, version, config, collecti
         '- Collection: %s' % collection_source,
         '- Simulator: `tests/simulator` profile `%s`, in-process on 127.0.0.1, the same rate limits for both sides '
         '(those of api.capgo.app): `%s`' % (args.profile, json.dumps(config, sort_keys=True)),
-        '- Whole run: %.0f s; 1-minute load average %.1f at the start, %.1f at the end. Other work on the machine '
-        'slows both sides of a row alike but adds noise, most to the per-task rows.' % (elapsed, load[0], load[1]),
+        '- Whole run: %.0f s; 1-minute load average %.1f at the start, %.1f at the end, %.1f at most after a run. Other '
+        'work on the machine slows both sides of a row alike but adds noise, most to the per-task rows.' % (elapsed, load[0], load[1], load[2]),
         '',
         'Times are wall seconds of the whole `ansible-playbook` run (startup included), requests come from the '
         "simulator's request log (reads = GET, writes = POST/PUT/DELETE). The baseline is the hand-written "
