@@ -46,8 +46,6 @@ options:
       - Authentication failures (401) and other client errors (4xx) are never retried.
     type: int
     default: 5
-requirements:
-  - requests >= 2.25 (Python library)
 seealso:
   - name: Capgo public API
     description: The REST API these modules use.

@@ -11,12 +11,10 @@ __metaclass__ = type
 
 import re
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.capgo.cloud.plugins.module_utils.client import (
     DEFAULT_API_URL,
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
     CapgoClient,
     CapgoError,
     api_key_from_file,
@@ -52,8 +50,6 @@ class CapgoModule(AnsibleModule):
         spec.update(argument_spec)
         super(CapgoModule, self).__init__(argument_spec=spec, **kwargs)
         self._client = None
-        if not HAS_REQUESTS:
-            self.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))
         self._api_key = self.params.get('api_key') or api_key_from_file()
         if not self._api_key:
             self.fail_json(msg=MISSING_KEY_MESSAGE)

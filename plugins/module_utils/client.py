@@ -17,16 +17,13 @@ import email.utils
 import os
 import random
 import re
+import http.client as http_client
 import time
 
-try:
-    import requests
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
-    requests = None
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = exc
+from ansible_collections.capgo.cloud.plugins.module_utils.transport import HttpSession, is_timeout
+
+# What builds a client's session; tests swap in requests.Session to fake HTTP with the responses library.
+SESSION_FACTORY = HttpSession
 
 DEFAULT_API_URL = 'https://api.capgo.app'
 RETRY_STATUSES = frozenset((429, 502, 503, 504))
@@ -135,7 +132,7 @@ class _Response(object):
 
 
 class CapgoClient(object):
-    """A requests.Session bound to one Capgo API endpoint and key.
+    """A keep-alive HTTP session bound to one Capgo API endpoint and key.
 
     ``request`` retries 429/502/503/504, connection errors, timeouts and unreadable bodies, never
     401 (Capgo blocks an IP after 20 failed authentications) and never other 4xx.
@@ -143,13 +140,11 @@ class CapgoClient(object):
 
     def __init__(self, api_key, api_url=DEFAULT_API_URL, validate_certs=True, timeout=30, retries=5,
                  session=None, sleep=time.sleep):
-        if not HAS_REQUESTS and session is None:
-            raise CapgoError('The Python library requests is required to talk to the Capgo API')
         self.api_url = (api_url or DEFAULT_API_URL).rstrip('/')
         self.timeout = timeout
         self.retries = max(0, int(retries))
         self.sleep = sleep
-        self.session = session if session is not None else requests.Session()
+        self.session = session if session is not None else SESSION_FACTORY()
         self.session.verify = validate_certs
         self.session.headers.update({
             'authorization': api_key,
@@ -190,14 +185,13 @@ class CapgoClient(object):
             wait = None
             try:
                 response, readable = self._send_once(method, path, params, json)
-            except requests.exceptions.Timeout as exc:
+            except (OSError, IOError, http_client.HTTPException) as exc:
+                if is_timeout(exc):
+                    text = 'no answer within %s seconds' % self.timeout
+                else:
+                    text = 'connection error'
                 last_problem = CapgoError(
-                    'Capgo API %s %s failed: no answer within %s seconds (%s)' % (method, path, self.timeout, _exc_text(exc)),
-                    method=method, path=path)
-                outcome_unknown = outcome_unknown or method != 'GET'
-            except requests.exceptions.ConnectionError as exc:
-                last_problem = CapgoError(
-                    'Capgo API %s %s failed: connection error (%s)' % (method, path, _exc_text(exc)),
+                    'Capgo API %s %s failed: %s (%s)' % (method, path, text, _exc_text(exc)),
                     method=method, path=path)
                 outcome_unknown = outcome_unknown or method != 'GET'
             else:
