@@ -65,7 +65,7 @@ $(VENV_STAMP): $(REQS)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check uv \
-	  && $(VENV)/bin/python -m uv pip install -q --python $(VENV)/bin/python -r $(REQS) \
+	  && UV_NATIVE_TLS=1 $(VENV)/bin/python -m uv pip install -q --python $(VENV)/bin/python -r $(REQS) \
 	  || $(VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(REQS)
 	$(VENV)/bin/python -m pip check
 	touch $@
@@ -189,7 +189,7 @@ $(COMPAT_STAMP): $(COMPAT_REQS)
 	rm -rf $(COMPAT_VENV)
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install -q --disable-pip-version-check uv \
-	  && $(COMPAT_VENV)/bin/python -m uv pip install -q --python $(COMPAT_VENV)/bin/python -r $(COMPAT_REQS) \
+	  && UV_NATIVE_TLS=1 $(COMPAT_VENV)/bin/python -m uv pip install -q --python $(COMPAT_VENV)/bin/python -r $(COMPAT_REQS) \
 	  || $(COMPAT_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(COMPAT_REQS)
 	touch $@
 
