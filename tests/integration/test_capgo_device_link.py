@@ -44,7 +44,9 @@ def _report(sim, label, result):
 def test_lifecycle_upper_case_id(sim, run_playbook):
     _seed_channels(sim, devices=["qa-phone-0001"])
     result = run_playbook("device_link_lifecycle", extra_vars={"app_id": sim.app_id, "device": "QA-Phone-0001"})
-    writes = [(e["method"], e["body"], e["query"]) for e in result.writes]
+    # classic allows one read per device per second: a quick run meets 429s, which are retried; count the answered calls
+    answered = [e for e in result.requests if e["status"] != 429]
+    writes = [(e["method"], e["body"], e["query"]) for e in answered if e["method"] != "GET"]
     # check mode and the two re-runs sent nothing; the link and the release one write each, all in a JSON body
     assert writes == [
         ("POST", {"app_id": sim.app_id, "device_id": "qa-phone-0001", "channel": "beta"}, {}),
@@ -53,8 +55,8 @@ def test_lifecycle_upper_case_id(sim, run_playbook):
     assert result.stats["changed"] == 3  # predicted link, link, release
     assert _overrides(sim) == {}
     # one channel read per link run, one device read per run
-    assert _count(result.requests, "GET", "/channel") == 3
-    assert _count(result.requests, "GET", single=True) == 5
+    assert _count(answered, "GET", "/channel") == 3
+    assert _count(answered, "GET", single=True) == 5
 
 
 def test_link_then_rerun_sends_no_write(sim, run_playbook):
