@@ -13,13 +13,12 @@ import pytest
 import requests
 import responses
 
-from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.capgo.cloud.plugins.module_utils import client as capgo_client
 from ansible_collections.capgo.cloud.plugins.module_utils.client import CapgoClient, CapgoError
 from ansible_collections.capgo.cloud.plugins.module_utils.resources import delete_bundle, served_bundles
 from ansible_collections.capgo.cloud.plugins.modules import capgo_bundle
+from ansible_collections.capgo.cloud.tests.unit.plugins.modules.module_exits import ModuleExit, patch_exits
 
 URL = 'https://capgo.test'
 KEY = 'c0ffee00-secret-key-0000-000000000042'
@@ -27,25 +26,9 @@ APP = 'com.example.app'
 SESSION_KEY = 'super-secret-session-key-value'
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super(ModuleExit, self).__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture(autouse=True)
 def fake_exits(monkeypatch):
-    def exit_json(module, **result):
-        raise ModuleExit(result, False)
-
-    def fail_json(module, **result):
-        result['failed'] = True
-        raise ModuleExit(result, True)
-
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
-    monkeypatch.setattr(capgo_client, 'backoff_delay', lambda attempt, base=0.5: 0)
+    patch_exits(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

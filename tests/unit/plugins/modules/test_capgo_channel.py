@@ -16,47 +16,21 @@ import pytest
 import requests
 import responses
 
-from ansible.module_utils import basic
 from ansible.module_utils.six.moves.urllib.parse import parse_qs, urlparse
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.capgo.cloud.plugins.module_utils import client as capgo_client
 from ansible_collections.capgo.cloud.plugins.module_utils.resources import normalize_channel, normalize_rollout
 from ansible_collections.capgo.cloud.plugins.modules import capgo_channel
+from ansible_collections.capgo.cloud.tests.unit.plugins.modules.module_exits import ModuleExit, patch_exits
 
 URL = 'https://capgo.test'
 KEY = 'c0ffee00-secret-key-0000-000000000042'
 APP = 'com.example.app'
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super(ModuleExit, self).__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture(autouse=True)
 def fake_exits(monkeypatch):
-    warnings = []
-
-    def warn(module, warning):
-        warnings.append(warning)
-
-    def exit_json(module, **result):
-        if warnings:
-            result['warnings'] = list(warnings)
-            del warnings[:]
-        raise ModuleExit(result, False)
-
-    def fail_json(module, **result):
-        result['failed'] = True
-        raise ModuleExit(result, True)
-
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'warn', warn)
-    monkeypatch.setattr(capgo_client, 'backoff_delay', lambda attempt, base=0.5: 0)
+    patch_exits(monkeypatch)
     monkeypatch.setattr(capgo_channel.time, 'sleep', lambda seconds: None)
 
 

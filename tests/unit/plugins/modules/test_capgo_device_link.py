@@ -14,38 +14,21 @@ import threading
 import pytest
 import responses
 
-from ansible.module_utils import basic
 from ansible.module_utils.six.moves.urllib.parse import parse_qsl, urlsplit
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.capgo.cloud.plugins.module_utils import client as capgo_client
 from ansible_collections.capgo.cloud.plugins.module_utils import devices as capgo_devices
 from ansible_collections.capgo.cloud.plugins.modules import capgo_device_link
+from ansible_collections.capgo.cloud.tests.unit.plugins.modules.module_exits import ModuleExit, patch_exits
 
 URL = 'https://capgo.test'
 KEY = 'c0ffee00-secret-key-0000-000000000099'
 APP = 'com.example.app'
 
 
-class ModuleExit(Exception):
-    def __init__(self, result, failed):
-        super(ModuleExit, self).__init__(result)
-        self.result = result
-        self.failed = failed
-
-
 @pytest.fixture(autouse=True)
 def fake_exits(monkeypatch):
-    def exit_json(module, **result):
-        raise ModuleExit(result, False)
-
-    def fail_json(module, **result):
-        result['failed'] = True
-        raise ModuleExit(result, True)
-
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
-    monkeypatch.setattr(capgo_client, 'backoff_delay', lambda attempt, base=0.5: 0)
+    patch_exits(monkeypatch)
     monkeypatch.setattr(capgo_devices, 'rate_limit_backoff', lambda attempt: 0)
     monkeypatch.setattr(capgo_devices, 'RATE_LIMIT_BACKOFF_BASE', 0)
 
