@@ -24,7 +24,7 @@ description:
     O(keep=0).
   - Capgo keeps a deleted bundle's name reserved, so a version can never be registered again once it was deleted.
 author:
-  - capgo.cloud contributors (!UNKNOWN)
+  - Capgo collection maintainers (@capgo-cloud)
 extends_documentation_fragment:
   - capgo.cloud.connection
   - capgo.cloud.attributes

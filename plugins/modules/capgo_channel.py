@@ -24,7 +24,7 @@ description:
     resets the bundle of any channel updated without one; the module sends the bundle the channel already serves.
   - Progressive rollouts (O(rollout)) need the current API generation.
 author:
-  - capgo.cloud contributors (!UNKNOWN)
+  - Capgo collection maintainers (@capgo-cloud)
 extends_documentation_fragment:
   - capgo.cloud.connection
   - capgo.cloud.attributes

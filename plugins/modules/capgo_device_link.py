@@ -26,7 +26,7 @@ description:
     a small pool of workers. Every device is processed; if some fail, the task fails after the others are done
     and lists the failed devices with their errors.
 author:
-  - capgo.cloud contributors (!UNKNOWN)
+  - Capgo collection maintainers (@capgo-cloud)
 extends_documentation_fragment:
   - capgo.cloud.connection
   - capgo.cloud.attributes

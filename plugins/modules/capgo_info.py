@@ -20,7 +20,7 @@ description:
     module's options, so what is read can be written back.
   - A key without access to the app fails with the API's error instead of returning empty lists.
 author:
-  - capgo.cloud contributors (!UNKNOWN)
+  - Capgo collection maintainers (@capgo-cloud)
 extends_documentation_fragment:
   - capgo.cloud.connection
   - capgo.cloud.attributes.INFO_MODULE
