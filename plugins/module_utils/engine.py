@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The desired-vs-current engine: compare what the user asked for with what is, plan, and describe the change.
+"""The desired-vs-current engine every module's planner uses: compare, merge, and the Plan that CapgoModule.run executes.
 
 Everything here works on plain dicts in the modules' option names; no HTTP, no Ansible.
 ``None`` in a desired dict means "the user did not set it": it is never compared and never planned.
@@ -14,11 +14,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-
-
-def desired_from_params(params, fields):
-    """The user-set options among ``fields`` (option name -> value), dropping the unset ones."""
-    return dict((name, params[name]) for name in fields if params.get(name) is not None)
 
 
 def differences(desired, current):
@@ -60,14 +55,23 @@ def managed_view(resource, fields):
 
 
 class Plan(object):
-    """The outcome of comparing one resource: what to do, and the before/after a person sees."""
+    """The outcome of planning one task: what to do, the before/after a person sees, and the check-mode result.
 
-    def __init__(self, action, before, after, fields, changes=None):
-        self.action = action  # 'create', 'update', 'delete' or None
+    ``action`` is a short verb ('create', 'update', 'delete', ...) or None when nothing is to be done.
+    ``result`` is the module result check mode returns, and what a real run returns when there is nothing to
+    write; the write step returns the real one.  Extra keyword arguments are kept as attributes for the write step
+    (for example the request ``body``).
+    """
+
+    def __init__(self, action, before, after, fields, changes=None, result=None, **data):
+        self.action = action
         self.before = before
         self.after = after
         self.fields = list(fields)
         self.changes = list(changes or [])
+        self.result = result if result is not None else dict(changed=self.changed, diff=self.diff())
+        for name, value in data.items():
+            setattr(self, name, value)
 
     @property
     def changed(self):
@@ -75,21 +79,3 @@ class Plan(object):
 
     def diff(self):
         return dict(before=managed_view(self.before, self.fields), after=managed_view(self.after, self.fields))
-
-
-def plan_present(current, desired, fields=None):
-    """Plan for ``state: present``: create when absent, update when any desired field differs."""
-    fields = sorted(fields if fields is not None else desired.keys())
-    if current is None:
-        return Plan('create', None, merged({}, desired), fields, changes=sorted(k for k, v in desired.items() if v is not None))
-    changes = differences(desired, current)
-    if not changes:
-        return Plan(None, current, current, fields)
-    return Plan('update', current, merged(current, desired), fields, changes=changes)
-
-
-def plan_absent(current, fields):
-    """Plan for ``state: absent``: delete when present, nothing otherwise."""
-    if current is None:
-        return Plan(None, None, None, fields)
-    return Plan('delete', current, None, fields)

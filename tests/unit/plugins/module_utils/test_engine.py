@@ -10,26 +10,19 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.capgo.cloud.plugins.module_utils.engine import (
-    desired_from_params,
+    Plan,
     differences,
     managed_view,
     merged,
-    plan_absent,
-    plan_present,
 )
 
 CURRENT = dict(id=3, name='beta', bundle='1.0.0', public=False, allow_dev=True,
                rollout=dict(bundle='1.1.0', percentage=5.0, paused=False, auto_pause=dict(enabled=False, action='pause')))
 
 
-def test_desired_keeps_only_the_options_set():
-    params = dict(public=False, allow_dev=None, bundle='1.0.0', other='x')
-    assert desired_from_params(params, ['public', 'allow_dev', 'bundle']) == dict(public=False, bundle='1.0.0')
-
-
 def test_false_and_zero_are_set_values_not_unset():
-    assert desired_from_params(dict(public=False, percentage=0), ['public', 'percentage']) == dict(public=False, percentage=0)
     assert differences(dict(public=False), dict(public=True)) == ['public']
+    assert differences(dict(percentage=0), dict(percentage=None)) == ['percentage']
 
 
 def test_differences_compare_only_the_desired_fields():
@@ -69,33 +62,27 @@ def test_managed_view():
     assert managed_view(dict(bundle='1.0.0'), ['bundle', 'public']) == dict(bundle='1.0.0', public=None)
 
 
-def test_plan_present_unchanged_is_no_action():
-    plan = plan_present(CURRENT, dict(public=False, bundle='1.0.0'))
-    assert plan.action is None and not plan.changed
-    assert plan.diff() == dict(before=dict(bundle='1.0.0', public=False), after=dict(bundle='1.0.0', public=False))
+def test_plan_without_action_is_unchanged_and_its_result_says_so():
+    plan = Plan(None, CURRENT, CURRENT, ['bundle', 'public'])
+    assert not plan.changed
+    assert plan.result == dict(changed=False, diff=dict(before=dict(bundle='1.0.0', public=False),
+                                                         after=dict(bundle='1.0.0', public=False)))
 
 
-def test_plan_present_update_diff_holds_only_managed_fields():
-    plan = plan_present(CURRENT, dict(public=True, allow_dev=True))
-    assert plan.action == 'update' and plan.changes == ['public']
+def test_plan_diff_holds_only_managed_fields():
+    after = merged(CURRENT, dict(public=True))
+    plan = Plan('update', CURRENT, after, ['allow_dev', 'public'], changes=['public'])
+    assert plan.changed and plan.changes == ['public']
     assert plan.diff() == dict(before=dict(allow_dev=True, public=False), after=dict(allow_dev=True, public=True))
-    assert plan.after['bundle'] == '1.0.0'
 
 
-def test_plan_present_create():
-    plan = plan_present(None, dict(public=True, allow_dev=None))
-    assert plan.action == 'create'
-    assert plan.changes == ['public']
-    assert plan.diff() == dict(before={}, after=dict(allow_dev=None, public=True))
+def test_plan_delete_diff_after_is_empty():
+    plan = Plan('delete', CURRENT, None, ['bundle'])
+    assert plan.diff() == dict(before=dict(bundle='1.0.0'), after={})
 
 
-def test_plan_present_with_explicit_fields():
-    plan = plan_present(CURRENT, dict(public=True), fields=['bundle', 'public'])
-    assert plan.diff() == dict(before=dict(bundle='1.0.0', public=False), after=dict(bundle='1.0.0', public=True))
-
-
-def test_plan_absent():
-    assert plan_absent(None, ['bundle']).action is None
-    plan = plan_absent(CURRENT, ['bundle', 'public'])
-    assert plan.action == 'delete' and plan.changed
-    assert plan.diff() == dict(before=dict(bundle='1.0.0', public=False), after={})
+def test_plan_keeps_an_explicit_result_and_extra_data():
+    plan = Plan('create', None, dict(public=True), ['public'], result=dict(changed=True, channel=dict(public=True)),
+                body=dict(public=True))
+    assert plan.result == dict(changed=True, channel=dict(public=True))
+    assert plan.body == dict(public=True)

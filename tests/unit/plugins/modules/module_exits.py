@@ -14,7 +14,9 @@ from ansible.module_utils import basic
 from ansible_collections.capgo.cloud.plugins.module_utils import client as capgo_client
 
 
-class ModuleExit(Exception):
+class ModuleExit(SystemExit):
+    """A SystemExit, as the real exit_json/fail_json raise: CapgoModule.run catches every Exception, never this."""
+
     def __init__(self, result, failed):
         super(ModuleExit, self).__init__(result)
         self.result = result
