@@ -11,7 +11,11 @@ MAKEFLAGS += --no-print-directory
 
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 WORK ?= $(HOME)/.cache/capgo-cloud
-PYTHON ?= python3.11
+# The main toolchain's Python: 3.13 (or 3.12), from pyenv's versions directory
+# or PATH (.ci/find-python).  `make PYTHON=/path/to/python3.12` overrides it.
+ifndef PYTHON
+PYTHON := $(shell $(ROOT)/.ci/find-python 3.13 3.12 2>/dev/null)
+endif
 
 NAMESPACE := capgo
 NAME := cloud
@@ -23,11 +27,26 @@ REQS := $(ROOT)/.ci/requirements.txt
 REQS_HASH := $(shell cat $(REQS) | sha256sum | cut -c1-12)
 VENV_STAMP := $(VENV)/.capgo-ready-$(REQS_HASH)
 
-# ansible-core compatibility job: the lowest core that meta/runtime.yml claims.
-COMPAT_VENV := $(WORK)/venv-compat
-COMPAT_REQS := $(ROOT)/.ci/requirements-compat.txt
-COMPAT_HASH := $(shell cat $(COMPAT_REQS) 2>/dev/null | sha256sum | cut -c1-12)
-COMPAT_STAMP := $(COMPAT_VENV)/.capgo-ready-$(COMPAT_HASH)
+# Older ansible-core releases, one venv each ($(WORK)/venv-core-2.NN, from
+# .ci/requirements-core-2.NN.txt), on a Python that core supports as a
+# controller.  The main venv above is ansible-core 2.21 (.ci/requirements.txt).
+CORES := 2.16 2.18 2.20
+ifndef PYTHON_2.16
+PYTHON_2.16 := $(shell $(ROOT)/.ci/find-python 3.12 3.11 3.10 2>/dev/null)
+endif
+ifndef PYTHON_2.18
+PYTHON_2.18 := $(shell $(ROOT)/.ci/find-python 3.13 3.12 3.11 2>/dev/null)
+endif
+ifndef PYTHON_2.20
+PYTHON_2.20 := $(shell $(ROOT)/.ci/find-python 3.12 3.13 2>/dev/null)
+endif
+core_venv = $(WORK)/venv-core-$(1)
+
+# `make demo`: ansible-core + requests only, what a user of the collection needs.
+RUNTIME_VENV := $(WORK)/venv-runtime
+RUNTIME_REQS := $(ROOT)/.ci/requirements-runtime.txt
+RUNTIME_STAMP := $(RUNTIME_VENV)/.capgo-ready-$(shell cat $(RUNTIME_REQS) | sha256sum | cut -c1-12)
+RUNTIME_COLLECTIONS := $(WORK)/demo-collections
 
 STAGE := $(WORK)/ac
 STAGED := $(STAGE)/ansible_collections/$(NAMESPACE)/$(NAME)
@@ -37,7 +56,9 @@ TARBALL := $(DIST)/$(NAMESPACE)-$(NAME)-$(VERSION).tar.gz
 INSTALLED := $(WORK)/collections
 
 PYTEST_ARGS ?=
-PYTEST := python -m pytest -p no:cacheprovider --import-mode=importlib  # test files share basenames across tests/unit and tests/integration
+# --import-mode=importlib: test files share basenames across tests/unit and tests/integration
+PYTEST_MOD := pytest -p no:cacheprovider --import-mode=importlib
+PYTEST := python -m $(PYTEST_MOD)
 XDIST := -n 2
 
 ifeq ($(filter $(BIN),$(subst :, ,$(PATH))),)
@@ -51,17 +72,22 @@ export ANSIBLE_LOCALHOST_WARNING := False
 export ANSIBLE_INVENTORY_UNPARSED_WARNING := False
 unexport ANSIBLE_COLLECTIONS_PATH ANSIBLE_CONFIG
 
-.PHONY: help venv stage live sanity lint docs-lint changelog-lint changelog build install \
-        importer ee compat units integration test demo bench clean distclean docs docs-check
+.PHONY: help venv stage live sanity sanity-all lint docs-lint changelog-lint changelog build install \
+        importer ee compat units units-2.16 integration test demo chaos bench clean distclean docs docs-check
+# sanity-2.NN, compat-2.NN, core-venv-2.NN are pattern rules: not .PHONY (make
+# skips the implicit rule search for phony targets).
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-z0-9.%-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
 
 # --- environment ------------------------------------------------------------
 
 venv: $(VENV_STAMP)  ## create $(WORK)/venv from .ci/requirements.txt (idempotent)
 
+no_python = { echo "No Python $(1) found (pyenv versions or PATH); pass $(2)=/path/to/python"; exit 1; }
+
 $(VENV_STAMP): $(REQS)
+	@test -n "$(PYTHON)" || $(call no_python,3.13 or 3.12,PYTHON)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check uv \
@@ -91,11 +117,26 @@ live:
 
 # --- quality gates ----------------------------------------------------------
 
-sanity: stage  ## ansible-test sanity (Python 3.11, local) on a staged copy
-	PIPV=$$(python -c 'import re, pathlib, ansible_test as t; p = pathlib.Path(t.__file__).parent / "_internal/python_requirements.py"; print(re.search(r"pip=.([0-9.]+).", p.read_text()).group(1))'); \
+# ansible-test sanity from the venv $(1), on that venv's Python, on the staged
+# copy.  ansible-test fetches a get-pip script it cannot reach here: the shim
+# goes where it looks first (toolchain.md, pitfall 1).  --python is always
+# given: without it ansible-test picks up pyenv shims that do not run.
+define run_sanity
+	PIPV=$$($(1)/bin/python -c 'import re, pathlib, ansible_test as t; p = pathlib.Path(t.__file__).parent / "_internal/python_requirements.py"; print(re.search(r"pip=.([0-9.]+).", p.read_text()).group(1))'); \
 	  mkdir -p $(HOME)/.ansible/test/cache; \
 	  cp $(ROOT)/.ci/get_pip_shim.py $(HOME)/.ansible/test/cache/get_pip_$${PIPV//./_}.py
-	cd $(STAGED) && ansible-test sanity --python 3.11 --local --color no
+	cd $(STAGED) && rm -rf tests/output && PYV=$$($(1)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') \
+	  && echo "== ansible-test sanity: ansible-core $$($(1)/bin/python -c 'import ansible; print(ansible.__version__)') on Python $$PYV" \
+	  && PATH=$(1)/bin:$$PATH VIRTUAL_ENV=$(1) $(1)/bin/ansible-test sanity --python $$PYV --local --color no
+endef
+
+sanity: stage  ## ansible-test sanity, ansible-core 2.21 (main venv), on a staged copy
+	$(call run_sanity,$(VENV))
+
+sanity-%: core-venv-% stage  ## ansible-test sanity on ansible-core 2.16 / 2.18 / 2.20 (e.g. make sanity-2.16)
+	$(call run_sanity,$(call core_venv,$*))
+
+sanity-all: sanity $(addprefix sanity-,$(CORES))  ## ansible-test sanity on every claimed core (2.16 2.18 2.20 2.21)
 
 lint: venv live  ## ansible-lint, production profile, offline
 	cd $(ROOT) && ANSIBLE_COLLECTIONS_PATH=$(LIVE) ansible-lint --nocolor
@@ -185,47 +226,93 @@ COMPAT_TESTS ?= \
   tests/integration/test_capgo_info.py::test_429_with_retry_after_then_success \
   tests/integration/test_roles.py::test_demo_story_twice_second_run_changes_nothing
 
-$(COMPAT_STAMP): $(COMPAT_REQS)
-	rm -rf $(COMPAT_VENV)
-	$(PYTHON) -m venv $(COMPAT_VENV)
-	$(COMPAT_VENV)/bin/python -m pip install -q --disable-pip-version-check uv \
-	  && UV_NATIVE_TLS=1 $(COMPAT_VENV)/bin/python -m uv pip install -q --python $(COMPAT_VENV)/bin/python -r $(COMPAT_REQS) \
-	  || $(COMPAT_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(COMPAT_REQS)
+COMPAT_CORES ?= 2.16 2.20
+COMPAT_PROFILES ?= current
+
+core-venv-%: $(WORK)/venv-core-%/.capgo-ready
+	@:
+
+.PRECIOUS: $(WORK)/venv-core-%/.capgo-ready  # else make deletes the stamp as an intermediate file
+
+$(WORK)/venv-core-%/.capgo-ready: $(ROOT)/.ci/requirements-core-%.txt
+	@test -n "$(PYTHON_$*)" || $(call no_python,for ansible-core $*,PYTHON_$*)
+	rm -rf $(call core_venv,$*)
+	$(PYTHON_$*) -m venv $(call core_venv,$*)
+	$(call core_venv,$*)/bin/python -m pip install -q --disable-pip-version-check uv \
+	  && UV_NATIVE_TLS=1 $(call core_venv,$*)/bin/python -m uv pip install -q --python $(call core_venv,$*)/bin/python -r $< \
+	  || $(call core_venv,$*)/bin/python -m pip install -q --disable-pip-version-check -r $<
+	$(call core_venv,$*)/bin/python -m pip check
 	touch $@
 
-compat: $(COMPAT_STAMP) install  ## integration tests (representative part, current profile) on ansible-core 2.16
-	cd $(ROOT) && PATH=$(COMPAT_VENV)/bin:$$PATH VIRTUAL_ENV=$(COMPAT_VENV) CAPGO_TEST_PROFILES=current \
+compat: $(addprefix compat-,$(COMPAT_CORES))  ## integration tests (representative part, current profile) on ansible-core 2.16 and 2.20
+
+compat-%: core-venv-% install  ## the compat subset on one older core (e.g. make compat-2.16)
+	cd $(ROOT) && PATH=$(call core_venv,$*)/bin:$$PATH VIRTUAL_ENV=$(call core_venv,$*) CAPGO_TEST_PROFILES=$(COMPAT_PROFILES) \
 	  CAPGO_TEST_COLLECTIONS_PATH=$(INSTALLED) \
-	  $(COMPAT_VENV)/bin/python -m pytest -p no:cacheprovider --import-mode=importlib -q $(XDIST) $(COMPAT_TESTS) $(PYTEST_ARGS)
+	  $(call core_venv,$*)/bin/python -m $(PYTEST_MOD) $(XDIST) $(COMPAT_TESTS) $(PYTEST_ARGS)
 
 # --- tests ------------------------------------------------------------------
 
 UNIT_DIRS = $(wildcard tests/unit tests/simulator)
 
-units: venv live  ## unit + simulator tests (pytest)
+units: venv live  ## unit + simulator tests (pytest), ansible-core 2.21
 	cd $(ROOT) && PYTHONPATH=$(LIVE) $(PYTEST) $(XDIST) $(UNIT_DIRS) $(PYTEST_ARGS)
+
+units-2.16: core-venv-2.16 live  ## unit + simulator tests on the oldest claimed core, 2.16
+	cd $(ROOT) && PATH=$(call core_venv,2.16)/bin:$$PATH VIRTUAL_ENV=$(call core_venv,2.16) PYTHONPATH=$(LIVE) \
+	  $(call core_venv,2.16)/bin/python -m $(PYTEST_MOD) $(XDIST) $(UNIT_DIRS) $(PYTEST_ARGS)
 
 integration: install  ## integration tests against the installed tarball (pytest)
 	cd $(ROOT) && CAPGO_TEST_COLLECTIONS_PATH=$(INSTALLED) $(PYTEST) $(XDIST) tests/integration $(PYTEST_ARGS)
 
-test: venv  ## every gate, then one pytest run over unit, simulator and integration tests
-	$(MAKE) sanity
-	$(MAKE) lint
-	$(MAKE) docs-lint
-	$(MAKE) changelog-lint
-	$(MAKE) install
-	$(MAKE) docs-check
-	$(MAKE) importer
-	$(MAKE) ee
-	$(MAKE) compat
-	$(MAKE) live
+# `make test` = CI.  Each stage's wall time goes to the output and to
+# $(WORK)/ci-times.txt.  The last stage is the main pytest run (unit, simulator
+# and the whole integration suite on ansible-core 2.21): its summary is the
+# last line printed.
+TEST_STAGES := sanity $(addprefix sanity-,$(CORES)) lint docs-lint changelog-lint install docs-check \
+  importer ee units-2.16 $(addprefix compat-,$(COMPAT_CORES)) live
+
+test: venv  ## every gate on every core, then one pytest run over unit, simulator and integration tests
+	@: > $(WORK)/ci-times.txt; \
+	  for stage in $(TEST_STAGES); do \
+	    start=$$SECONDS; echo "== make $$stage"; \
+	    $(MAKE) $$stage; \
+	    echo "$$stage $$((SECONDS - start)) s" | tee -a $(WORK)/ci-times.txt | sed 's/^/== time: /'; \
+	  done
+	@echo "== main pytest run (ansible-core 2.21, unit + simulator + integration); stage times in $(WORK)/ci-times.txt"
 	cd $(ROOT) && PYTHONPATH=$(LIVE) CAPGO_TEST_COLLECTIONS_PATH=$(INSTALLED) \
 	  $(PYTEST) $(XDIST) $(UNIT_DIRS) tests/integration $(PYTEST_ARGS)
 
 # --- demo and benchmarks ----------------------------------------------------
 
-demo: install  ## run playbooks/demo.yml twice against a local simulator
-	cd $(ROOT) && WORK=$(WORK) ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) bash .ci/demo.sh
+# The demo needs only ansible-core and requests: its own small venv, its own
+# build and install of the collection (no quality toolchain).
+$(RUNTIME_STAMP): $(RUNTIME_REQS)
+	@test -n "$(PYTHON)" || $(call no_python,3.13 or 3.12,PYTHON)
+	rm -rf $(RUNTIME_VENV)
+	$(PYTHON) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(RUNTIME_REQS)
+	touch $@
+
+demo: $(RUNTIME_STAMP)  ## run playbooks/demo.yml twice against a local simulator (runtime-only venv)
+	rm -rf $(WORK)/demo-dist $(RUNTIME_COLLECTIONS)/ansible_collections/$(NAMESPACE)/$(NAME)
+	PATH=$(RUNTIME_VENV)/bin:$$PATH ansible-galaxy collection build --force --output-path $(WORK)/demo-dist $(ROOT) >/dev/null
+	PATH=$(RUNTIME_VENV)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(RUNTIME_COLLECTIONS) ansible-galaxy collection install \
+	  --offline --no-deps --force -p $(RUNTIME_COLLECTIONS) $(WORK)/demo-dist/$(NAMESPACE)-$(NAME)-$(VERSION).tar.gz >/dev/null
+	cd $(ROOT) && PATH=$(RUNTIME_VENV)/bin:$$PATH VIRTUAL_ENV=$(RUNTIME_VENV) WORK=$(WORK) \
+	  ANSIBLE_COLLECTIONS_PATH=$(RUNTIME_COLLECTIONS) bash .ci/demo.sh
+
+# Randomised fault injection (tests/integration/test_chaos.py) against the
+# installed tarball.  The seed makes a run repeatable: `make chaos SEED=42`.
+ifndef SEED
+SEED := $(shell od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+endif
+chaos: install  ## randomised fault-injection tests, repeatable with SEED=<n>
+	@test -f $(ROOT)/tests/integration/test_chaos.py \
+	  || { echo "make chaos: tests/integration/test_chaos.py does not exist (yet): nothing to run"; exit 1; }
+	@echo "== chaos seed $(SEED) (repeat this run with: make chaos SEED=$(SEED))"
+	cd $(ROOT) && CAPGO_CHAOS_SEED=$(SEED) CAPGO_TEST_COLLECTIONS_PATH=$(INSTALLED) \
+	  $(PYTEST) tests/integration/test_chaos.py $(PYTEST_ARGS)
 
 bench: install  ## benchmarks (hook: runs benchmarks/run.py once it exists)
 	@test -f $(ROOT)/benchmarks/run.py || { echo "benchmarks not built yet (benchmarks/run.py is missing)"; exit 1; }
