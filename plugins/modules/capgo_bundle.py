@@ -67,12 +67,14 @@ options:
   external_url:
     description:
       - With O(state=present), the C(https://) URL the devices download the bundle's zip file from.
-      - Required with O(state=present).
+      - Required with O(state=present). The scheme must be written in lower case (V(https://)); Capgo refuses
+        V(HTTPS://) and the module says so before any request.
     type: str
   checksum:
     description:
       - With O(state=present), the checksum of the bundle's zip file, as the Capgo CLI computes it.
-      - Required with O(state=present).
+      - Required with O(state=present): Capgo refuses an external bundle without one, and the module checks it before
+        any request.
     type: str
   session_key:
     description:
@@ -86,9 +88,22 @@ notes:
     and O(checksum), and fails when it exists with different ones, since Capgo bundles cannot be changed.
     Register a new version instead."
   - Registering fails with a clear message when the version was used by a bundle that has since been deleted,
-    because Capgo never frees a bundle name, and on Capgo API generations without the C(POST /bundle) endpoint.
+    because Capgo keeps a deleted bundle's name reserved (until it purges the bundle, about 90 days after deletion),
+    and on Capgo API generations without the C(POST /bundle) endpoint. Where the API has C(GET /bundle/lookup)
+    (the newest generation, which U(https://api.capgo.app) runs), the module asks it before registering and fails
+    without sending the C(POST); on older generations it learns it from the C(POST)'s answer.
+  - When the app's organization enforces encrypted bundles, Capgo refuses every externally hosted bundle, with or
+    without O(session_key); the failure says so and how to upload the bundle instead.
+  - "Retention that may surprise: when O(keep) would delete a bundle that is newer than every bundle a channel
+    serves (uploaded but not served yet, usually the release being prepared), the task warns and names it. The
+    bundle is still deleted, as asked; raise O(keep) or point a channel at it first."
+  - An app without bundles is an empty list on every API generation (the newest answers C(200 []), older ones a
+    C(400 cannot_get_bundle)); a key without access to the app fails instead.
   - Deletes go one bundle at a time, oldest first. If one fails, the task fails and RV(deleted) lists what was
-    already deleted.
+    already deleted (the task then reports C(changed=true)).
+  - When the answer to a delete or a registration is lost (a timeout, a dropped connection, a 5xx after the request
+    was sent), the module reads the bundles back and decides from what Capgo holds, instead of failing or
+    repeating the request blindly.
   - Check mode reads the bundles and channels and reports exactly the bundles a real run would delete, without
     deleting any.
   - "Diff mode shows the names of the app's bundles before and after, newest first."
@@ -199,6 +214,12 @@ bundle:
     min_update_version:
       description: The lowest native version this bundle may be installed on, for the V(version_number) strategy.
       type: str
+    native_packages:
+      description:
+        - The native packages (Capacitor plugins) the bundle was built against, as Capgo stores them (each an item
+          with the package C(name) and C(version)), or V(null) when Capgo holds no list for the bundle.
+      type: list
+      elements: dict
     encrypted:
       description: Whether the bundle is encrypted (the session key itself is never returned).
       type: bool
@@ -232,265 +253,24 @@ diff:
     after: {bundles: [1.4.2, 1.4.1]}
 '''
 
-import datetime
-import re
+from ansible_collections.capgo.cloud.plugins.module_utils import bundles
+from ansible_collections.capgo.cloud.plugins.module_utils.base import CapgoModule
 
-from ansible_collections.capgo.cloud.plugins.module_utils.base import CapgoModule, is_semver
-from ansible_collections.capgo.cloud.plugins.module_utils.client import CapgoError
-from ansible_collections.capgo.cloud.plugins.module_utils.resources import (
-    delete_bundle,
-    list_bundles,
-    list_channels,
-    normalize_bundle,
-    served_bundles,
+ARGUMENT_SPEC = dict(
+    app_id=dict(type='str', required=True),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    version=dict(type='str'),
+    versions=dict(type='list', elements='str'),
+    keep=dict(type='int'),
+    external_url=dict(type='str'),
+    checksum=dict(type='str'),
+    session_key=dict(type='str', no_log=True),
 )
-
-TIMESTAMP_RE = re.compile(
-    r'^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$', re.IGNORECASE)
-EPOCH = datetime.datetime(1970, 1, 1)
-DELETE_OPTIONS = ('version', 'versions', 'keep')
-REGISTER_OPTIONS = ('external_url', 'checksum', 'session_key')
-
-
-class BundleInputError(ValueError):
-    """An input the argument spec cannot reject by itself."""
-
-
-# -- pure planning, unit-tested without HTTP ------------------------------------------------------------
-
-def created_at_seconds(value):
-    """Seconds since the epoch (UTC) of a created_at as Postgres or JavaScript writes it, None if unreadable."""
-    match = TIMESTAMP_RE.match((value or '').strip()) if isinstance(value, str) else None
-    if not match:
-        return None
-    year, month, day, hour, minute, second, fraction, offset = match.groups()
-    moment = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
-                               int((fraction or '0')[:6].ljust(6, '0')))
-    seconds = (moment - EPOCH).total_seconds()
-    if offset and offset.upper() != 'Z':
-        sign = -1 if offset[0] == '-' else 1
-        digits = offset[1:].replace(':', '')
-        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:4] or '0') * 60)
-    return seconds
-
-
-def newest_first(bundles, strict=True):
-    """GET /bundle rows ordered newest first by created_at, ties broken by id (the later upload has the higher id).
-
-    An unreadable created_at fails when ``strict`` (retention must not guess ages), else sorts as the oldest.
-    """
-    keyed = []
-    for item in bundles:
-        seconds = created_at_seconds(item.get('created_at'))
-        if seconds is None and not strict:
-            seconds = float('-inf')
-        elif seconds is None:
-            raise CapgoError('Cannot order the bundles by upload time: bundle %s has an unreadable created_at %r; nothing was deleted'
-                             % (item.get('name'), item.get('created_at')))
-        ident = item.get('id')
-        keyed.append(((seconds, ident if isinstance(ident, int) else -1), item))
-    keyed.sort(key=lambda pair: pair[0], reverse=True)
-    return [item for dummy, item in keyed]
-
-
-def plan_retention(ordered_names, keep, served):
-    """(delete, kept) for "keep the newest ``keep``": ``ordered_names`` newest first; served bundles always stay."""
-    delete = [name for index, name in enumerate(ordered_names) if index >= keep and name not in served]
-    doomed = set(delete)
-    kept = [name for name in ordered_names if name not in doomed]
-    return list(reversed(delete)), kept
-
-
-def plan_named(ordered_names, wanted):
-    """(delete, kept) for explicitly named bundles: only those that exist, oldest first."""
-    wanted = set(wanted)
-    delete = [name for name in reversed(ordered_names) if name in wanted]
-    kept = [name for name in ordered_names if name not in wanted]
-    return delete, kept
-
-
-def validate(params):
-    """Reject what the argument spec cannot, before any request."""
-    state = params['state']
-    selectors = [name for name in DELETE_OPTIONS if params.get(name) is not None]
-    if state == 'absent':
-        if len(selectors) != 1:
-            raise BundleInputError(
-                'state=absent needs exactly one of version, versions or keep (got %s): the module never deletes without '
-                'naming what to delete; use keep=0 to delete every bundle that no channel serves'
-                % (', '.join(selectors) if selectors else 'none'))
-        extra = [name for name in REGISTER_OPTIONS if params.get(name) is not None]
-        if extra:
-            raise BundleInputError('%s only apply to state=present (registering a bundle)' % ', '.join(extra))
-        if params.get('version') is not None and not params['version'].strip():
-            raise BundleInputError('version must not be empty: a delete without a version would delete every bundle of the app')
-        for name in params.get('versions') or ():
-            if name is None or not name.strip():
-                raise BundleInputError('versions must not contain an empty name: a delete without a version would delete every bundle of the app')
-        if params.get('keep') is not None and params['keep'] < 0:
-            raise BundleInputError('keep must be 0 or more, got %d' % params['keep'])
-        return
-    wrong = [name for name in ('versions', 'keep') if params.get(name) is not None]
-    if wrong:
-        raise BundleInputError('%s delete bundles and need an explicit state=absent' % ' and '.join(wrong))
-    missing = [name for name in ('version', 'external_url', 'checksum') if not params.get(name)]
-    if missing:
-        raise BundleInputError('state=present registers an externally hosted bundle and needs version, external_url and checksum; missing: %s'
-                               % ', '.join(missing))
-    if not is_semver(params['version']):
-        raise BundleInputError('version %r is not a semantic version like 1.4.2 (no leading v): Capgo only registers semver bundles'
-                               % params['version'])
-    if not re.match(r'^https://[^/\s]+', params['external_url'], re.IGNORECASE):
-        raise BundleInputError('external_url must be an https:// URL, got %r' % params['external_url'])
-
-
-def _failure(error, message):
-    """The API's error re-raised with a message a person can act on (status, code and API message kept)."""
-    return CapgoError('%s (%s)' % (message, error.message), method=error.method, path=error.path, status=error.status,
-                      error=error.error, api_message=error.api_message, more_info=error.more_info)
-
-
-# -- state: absent --------------------------------------------------------------------------------------
-
-def remove_bundles(module):
-    client = module.client
-    params = module.params
-    app_id = params['app_id']
-    bundles = newest_first(list_bundles(client, app_id), strict=params['keep'] is not None)
-    names = [item.get('name') for item in bundles]
-    if params['keep'] is not None:
-        candidates = names[params['keep']:]
-    else:
-        wanted = [params['version']] if params['version'] is not None else params['versions']
-        candidates = [name for name in names if name in set(wanted)]
-
-    served = {}
-    if candidates:
-        # Only read the channels when something may be deleted: an unchanged run costs one GET per bundle page.
-        served = served_bundles(list_channels(client, app_id), bundles)
-    if params['keep'] is not None:
-        to_delete, kept = plan_retention(names, params['keep'], served)
-    else:
-        blocked = [name for name in candidates if name in served]
-        if blocked:
-            raise CapgoError('Refusing to delete %s: %s; nothing was deleted. Point the channel at another bundle first.' % (
-                ', '.join(blocked),
-                '; '.join('%s is served by channel %s' % (name, ', '.join(served[name])) for name in blocked)))
-        to_delete, kept = plan_named(names, candidates)
-
-    result = dict(changed=bool(to_delete), deleted=[], kept=kept, protected=dict((name, served[name]) for name in names if name in served),
-                  diff=dict(before=dict(bundles=names), after=dict(bundles=kept)))
-    if module.check_mode:
-        result['deleted'] = to_delete
-        return result
-    for name in to_delete:
-        try:
-            delete_bundle(client, app_id, name)
-        except CapgoError as exc:
-            if exc.error == 'cannot_delete_linked_version':
-                exc = _failure(exc, 'Capgo refused to delete bundle %s because a channel serves it (it was linked after this task read the channels)'
-                               % name)
-            partial = [item for item in names if item not in set(result['deleted'])]
-            module.fail_api(exc, changed=bool(result['deleted']), deleted=result['deleted'], kept=partial, protected=result['protected'],
-                            diff=dict(before=dict(bundles=names), after=dict(bundles=partial)))
-        result['deleted'].append(name)
-    return result
-
-
-# -- state: present -------------------------------------------------------------------------------------
-
-def _conflicts(existing, params):
-    """The registration options whose value differs from the existing bundle's (the session key only when readable)."""
-    conflicts = [name for name in ('external_url', 'checksum') if (existing.get(name) or None) != params[name]]
-    if params['session_key'] is not None and existing.get('session_key') is not None and existing['session_key'] != params['session_key']:
-        conflicts.append('session_key')
-    return conflicts
-
-
-def _check_same(existing, params):
-    """Fail when the existing bundle holds other content than the one asked for."""
-    conflicts = _conflicts(existing, params)
-    if conflicts:
-        shown = ['it has %s=%r' % (name, existing.get(name)) for name in conflicts if name != 'session_key']
-        raise CapgoError(
-            'Bundle %s already exists in app %s with a different %s%s; Capgo bundles cannot be changed: register a new version'
-            % (params['version'], params['app_id'], ' and '.join(conflicts), ' (%s)' % ', '.join(shown) if shown else ''))
-
-
-def _existing_result(existing, params, names):
-    _check_same(existing, params)
-    return dict(changed=False, deleted=[], kept=names, protected={}, bundle=normalize_bundle(existing),
-                diff=dict(before=dict(bundles=names), after=dict(bundles=names)))
-
-
-def register_bundle(module):
-    client = module.client
-    params = module.params
-    app_id = params['app_id']
-    version = params['version']
-    bundles = newest_first(list_bundles(client, app_id), strict=False)
-    names = [item.get('name') for item in bundles]
-    existing = next((item for item in bundles if item.get('name') == version), None)
-    if existing is not None:
-        return _existing_result(existing, params, names)
-
-    after = [version] + names
-    result = dict(changed=True, deleted=[], kept=after, protected={}, diff=dict(before=dict(bundles=names), after=dict(bundles=after)))
-    if module.check_mode:
-        result['bundle'] = normalize_bundle(dict(name=version, app_id=app_id, external_url=params['external_url'],
-                                                 checksum=params['checksum'], session_key=params['session_key']))
-        return result
-    body = dict(app_id=app_id, version=version, external_url=params['external_url'], checksum=params['checksum'])
-    if params['session_key'] is not None:
-        body['session_key'] = params['session_key']
-    try:
-        answer = client.request('POST', '/bundle', json=body, done_errors=('version_already_exists',))
-    except CapgoError as exc:
-        if exc.error == 'cannot_create_bundle':
-            raise _failure(exc, 'Capgo could not register bundle %s: a deleted bundle most likely used this version before, and Capgo '
-                                'never frees a bundle name; register a new version' % version)
-        if exc.status == 404:
-            raise _failure(exc, 'This Capgo API has no POST /bundle endpoint to register external bundles (older API generation); '
-                                'upload the bundle with the Capgo CLI instead')
-        if exc.error == 'version_already_exists':
-            raise _failure(exc, 'Bundle %s was registered by someone else while this task ran' % version)
-        raise
-    row = answer.get('bundle') if isinstance(answer, dict) else None
-    if not isinstance(row, dict) or (isinstance(answer, dict) and answer.get('error') == 'version_already_exists'):
-        # A retry met the bundle the first attempt created (or the answer had no row): read it back and compare.
-        row = next((item for item in list_bundles(client, app_id) if item.get('name') == version), None)
-        if row is None:
-            raise CapgoError('Capgo API POST /bundle answered without the registered bundle, and bundle %s cannot be read back' % version)
-        _check_same(row, params)
-    result['bundle'] = normalize_bundle(row)
-    return result
-
-
-def run(module):
-    try:
-        validate(module.params)
-    except BundleInputError as exc:
-        module.fail_json(msg=str(exc))
-    if module.params['state'] == 'present':
-        return register_bundle(module)
-    return remove_bundles(module)
 
 
 def main():
-    module = CapgoModule(
-        argument_spec=dict(
-            app_id=dict(type='str', required=True),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-            version=dict(type='str'),
-            versions=dict(type='list', elements='str'),
-            keep=dict(type='int'),
-            external_url=dict(type='str'),
-            checksum=dict(type='str'),
-            session_key=dict(type='str', no_log=True),
-        ),
-        supports_check_mode=True,
-    )
-    module.run(run)
+    module = CapgoModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.run(bundles.read, bundles.plan, bundles.write)
 
 
 if __name__ == '__main__':
