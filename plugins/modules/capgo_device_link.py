@@ -180,135 +180,27 @@ failed_devices:
       api_message: Service unavailable
 '''
 
+from ansible_collections.capgo.cloud.plugins.module_utils import devices
 from ansible_collections.capgo.cloud.plugins.module_utils.base import CapgoModule
-from ansible_collections.capgo.cloud.plugins.module_utils.devices import DevicePool, read_states
-from ansible_collections.capgo.cloud.plugins.module_utils.resources import get_channel
 
-
-def wanted_device_ids(module):
-    """The device ids to manage, lower-cased and unique, in the order given; fails on bad input."""
-    params = module.params
-    if params['device_id'] is not None:
-        raw = [params['device_id']]
-    else:
-        raw = params['device_ids']
-        if not raw:
-            module.fail_json(msg='device_ids must name at least one device')
-    ids = []
-    seen = set()
-    for value in raw:
-        if value is None or not value.strip():
-            module.fail_json(msg='device ids must not be empty, got %r' % (value,))
-        device_id = value.strip().lower()
-        if device_id not in seen:
-            seen.add(device_id)
-            ids.append(device_id)
-    return ids
-
-
-def check_channel(module):
-    """Fail unless the channel exists and may be the target of an override (one GET /channel)."""
-    app_id = module.params['app_id']
-    name = module.params['channel']
-    item = get_channel(module.client, app_id, name)
-    if item is None:
-        module.fail_json(msg='Channel %r does not exist in app %s: create it first (capgo.cloud.capgo_channel)' % (name, app_id))
-    if item.get('public'):
-        module.fail_json(
-            msg='Channel %r of app %s is public (a default channel): Capgo only allows device overrides to non-public channels. '
-                'Devices without an override already get the default channel; use state=absent to return a device to it.' % (name, app_id))
-
-
-def set_override(client, app_id, device_id, channel):
-    # POST /device is an upsert: repeating it is safe, so every retry the client allows is fine.
-    return client.request('POST', '/device', json=dict(app_id=app_id, device_id=device_id, channel=channel))
-
-
-def remove_override(client, app_id, device_id):
-    # Every parameter in the JSON body: a parseable body makes the API ignore the query string.
-    return client.request('DELETE', '/device', json=dict(app_id=app_id, device_id=device_id))
-
-
-def link_devices(module):
-    params = module.params
-    app_id = params['app_id']
-    present = params['state'] == 'present'
-    target = params['channel'] if present else None
-    device_ids = wanted_device_ids(module)
-    if present and not (target or '').strip():
-        module.fail_json(msg='channel must name a channel with state=present')
-
-    if present:
-        check_channel(module)
-
-    pool = DevicePool(module.client)
-    try:
-        report = read_states(module.client, pool, app_id, device_ids)
-        entries = []
-        to_write = []
-        for device_id in device_ids:
-            state = report.states[device_id]
-            write = not state.verified or state.channel != target
-            entries.append(dict(
-                device_id=device_id,
-                channel=target if write else state.channel,
-                previous_channel=state.channel,
-                changed=write,
-                verified=state.verified,
-            ))
-            if write:
-                to_write.append(device_id)
-
-        failures = []
-        if to_write and not module.check_mode:
-            if present:
-                outcomes = pool.run(lambda client, device_id: set_override(client, app_id, device_id, target), to_write)
-            else:
-                outcomes = pool.run(lambda client, device_id: remove_override(client, app_id, device_id), to_write)
-            errors = dict((device_id, error) for device_id, dummy, error in outcomes if error is not None)
-            for entry in entries:
-                error = errors.get(entry['device_id'])
-                if error is not None:
-                    entry['changed'] = False
-                    entry['channel'] = entry['previous_channel']
-                    failures.append(dict(device_id=entry['device_id'], msg=error.message, status=error.status,
-                                         error=error.error, api_message=error.api_message))
-    finally:
-        pool.close()
-
-    result = dict(changed=any(entry['changed'] for entry in entries), devices=entries)
-    if module._diff:
-        written = [entry for entry in entries if entry['changed']]
-        result['diff'] = dict(
-            before=dict((entry['device_id'], entry['previous_channel']) for entry in written),
-            after=dict((entry['device_id'], entry['channel']) for entry in written),
-        )
-    if failures:
-        first = failures[0]
-        if len(device_ids) == 1:
-            msg = first['msg']
-        else:
-            msg = '%d of %d devices failed; first: %s: %s' % (len(failures), len(device_ids), first['device_id'], first['msg'])
-        result.update(msg=msg, status=first['status'], error=first['error'], api_message=first['api_message'], failed_devices=failures)
-        module.fail_json(**result)
-    return result
+ARGUMENT_SPEC = dict(
+    app_id=dict(type='str', required=True),
+    device_id=dict(type='str'),
+    device_ids=dict(type='list', elements='str'),
+    channel=dict(type='str'),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+)
 
 
 def main():
     module = CapgoModule(
-        argument_spec=dict(
-            app_id=dict(type='str', required=True),
-            device_id=dict(type='str'),
-            device_ids=dict(type='list', elements='str'),
-            channel=dict(type='str'),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         mutually_exclusive=[('device_id', 'device_ids')],
         required_one_of=[('device_id', 'device_ids')],
         required_if=[('state', 'present', ('channel',))],
         supports_check_mode=True,
     )
-    module.run(link_devices)
+    module.run(devices.read, devices.plan, devices.write)
 
 
 if __name__ == '__main__':

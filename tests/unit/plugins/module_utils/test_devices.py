@@ -3,12 +3,15 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+"""devices.py with HTTP faked by responses: every cost is counted in what reached the fake (responses.calls)."""
+
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import math
 import threading
+import uuid
 
 import pytest
 import responses
@@ -17,166 +20,284 @@ from ansible_collections.capgo.cloud.plugins.module_utils import client as capgo
 from ansible_collections.capgo.cloud.plugins.module_utils import devices
 from ansible_collections.capgo.cloud.plugins.module_utils.client import CapgoClient, CapgoError
 from ansible_collections.capgo.cloud.plugins.module_utils.devices import (
+    DEVICE_LIST_LIMIT,
     DevicePool,
+    DeviceState,
     RateGate,
     WorkerClient,
+    classify_429,
+    list_devices,
     rate_limit_backoff,
     read_states,
+    remove_override,
+    set_override,
 )
+from ansible_collections.capgo.cloud.tests.unit.plugins.module_utils.device_fake import APP, URL, FakeCapgo
 
-URL = 'https://capgo.test'
 KEY = 'c0ffee00-secret-key-0000-000000000007'
-APP = 'com.example.app'
-
-
-class FakeDeviceList(object):
-    """A client stand-in for read_states: a device list in cursor pages plus single reads, counting requests."""
-
-    def __init__(self, device_ids, overrides=None):
-        self.device_ids = sorted(device_ids)
-        self.overrides = overrides or {}
-        self.list_calls = 0
-        self.single_calls = []
-        self.sleep = lambda seconds: None
-        self._lock = threading.Lock()
-
-    def get_cursor(self, path, params, limit=500, key='device_id', stop=None):
-        # the real walk lives in CapgoClient.get_cursor; same contract here
-        items = []
-        start = 0
-        while True:
-            self.list_calls += 1
-            page = self.device_ids[start:start + limit]
-            start += limit
-            items.extend(self._item(device_id) for device_id in page)
-            if start >= len(self.device_ids):
-                return items, True
-            if stop is not None and stop(items):
-                return items, False
-
-    def request(self, method, path, params=None, json=None, ok_errors=(), **kwargs):
-        assert method == 'GET' and path == '/device' and 'device_id' in params
-        with self._lock:
-            self.single_calls.append(params['device_id'])
-        if params['device_id'] not in self.device_ids:
-            return dict(error='device_not_found', message='Device not found')
-        return self._item(params['device_id'])
-
-    def _item(self, device_id):
-        item = dict(device_id=device_id, app_id=APP, platform='ios')
-        if device_id in self.overrides:
-            item['channel'] = self.overrides[device_id]
-        return item
-
-
-class InlinePool(object):
-    """DevicePool's contract without threads, on the given client."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def run(self, function, items):
-        out = []
-        for item in items:
-            try:
-                out.append((item, function(self.client, item), None))
-            except CapgoError as exc:
-                out.append((item, None, exc))
-        return out
 
 
 def ids(prefix, count):
     return ['%s-%05d' % (prefix, number) for number in range(count)]
 
 
-def test_one_device_is_one_single_read():
-    api = FakeDeviceList(ids('dev', 2000), overrides={'dev-00007': 'beta'})
-    report = read_states(api, InlinePool(api), APP, ['dev-00007'])
-    assert api.list_calls == 0 and api.single_calls == ['dev-00007']
-    state = report.states['dev-00007']
-    assert state.verified and state.channel == 'beta'
+def uuids(count):
+    return sorted(str(uuid.UUID(int=number * 7919 + 1)) for number in range(count))
 
 
-def test_one_unknown_device_is_unverified():
-    api = FakeDeviceList(ids('dev', 3))
-    report = read_states(api, InlinePool(api), APP, ['never-seen'])
-    assert not report.states['never-seen'].verified
-    assert report.states['never-seen'].channel is None
+@pytest.fixture
+def sleeps(monkeypatch):
+    recorded = []
+    monkeypatch.setattr(capgo_client, 'backoff_delay', lambda attempt, base=0.5: 0)
+    return recorded
 
 
-@pytest.mark.parametrize('total, page_size', [(1000, 500), (1001, 500), (999, 250), (120, 50)])
-def test_app_of_about_the_wanted_size_costs_ceil_n_over_page_list_pages(total, page_size):
+@pytest.fixture
+def pool(sleeps):
+    made = DevicePool(CapgoClient(KEY, api_url=URL, retries=3, sleep=sleeps.append), workers=4)
+    yield made
+    made.close()
+
+
+def read(pool, wanted, page_size=DEVICE_LIST_LIMIT):
+    return read_states(pool.client, pool, APP, wanted, page_size=page_size)
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+@responses.activate
+def test_one_device_is_one_single_read(pool):
+    api = FakeCapgo(devices=ids('dev', 300), overrides={'dev-00007': 'beta'})
+    states = read(pool, ['dev-00007'])
+    assert api.calls() == [('GET', '/device', dict(app_id=APP, device_id='dev-00007'), None)]
+    assert states['dev-00007'] == DeviceState('dev-00007', True, 'beta')
+
+
+@responses.activate
+def test_one_unknown_device_is_unverified(pool):
+    FakeCapgo(devices=ids('dev', 3))
+    assert read(pool, ['never-seen'])['never-seen'] == DeviceState('never-seen', False, None)
+
+
+@pytest.mark.parametrize('total', [200, 201, 999, 1000])
+@responses.activate
+def test_app_of_about_the_wanted_size_reads_pages_of_at_most_100(pool, total):
     all_ids = ids('dev', total)
-    api = FakeDeviceList(all_ids, overrides=dict((device_id, 'beta') for device_id in all_ids[::3]))
-    report = read_states(api, InlinePool(api), APP, all_ids, page_size=page_size)
-    assert api.list_calls == math.ceil(total / float(page_size))
-    assert api.single_calls == []
-    assert report.requests == api.list_calls
-    assert all(report.states[device_id].verified for device_id in all_ids)
-    assert report.states[all_ids[0]].channel == 'beta' and report.states[all_ids[1]].channel is None
+    api = FakeCapgo(devices=all_ids, overrides=dict((device_id, 'beta') for device_id in all_ids[::3]))
+    states = read(pool, all_ids)
+    assert api.list_limits() == [100] * int(math.ceil(total / 100.0))
+    assert api.count('GET', single=True) == 0 and len(api.calls()) == len(api.list_limits())
+    assert all(states[device_id].verified for device_id in all_ids)
+    assert states[all_ids[0]].channel == 'beta' and states[all_ids[1]].channel is None
 
 
-def test_walk_stops_once_every_wanted_device_was_seen():
+@responses.activate
+def test_walk_stops_once_every_wanted_device_was_seen(pool):
     all_ids = ids('dev', 5000)
-    api = FakeDeviceList(all_ids)
-    wanted = all_ids[:900]
-    report = read_states(api, InlinePool(api), APP, wanted, page_size=500)
-    assert api.list_calls == 2 and not report.list_complete
-    assert api.single_calls == []
+    api = FakeCapgo(devices=all_ids)
+    read(pool, all_ids[:190])
+    assert api.list_limits() == [100, 100] and api.count('GET', single=True) == 0
 
 
-def test_complete_list_proves_never_seen_devices_without_single_reads():
-    all_ids = ids('dev', 700)
-    api = FakeDeviceList(all_ids)
-    wanted = all_ids[:10] + ['ghost-1', 'ghost-2']
-    report = read_states(api, InlinePool(api), APP, wanted, page_size=500)
-    assert api.list_calls == 2 and report.list_complete
-    assert api.single_calls == []
-    assert not report.states['ghost-1'].verified and report.states['dev-00003'].verified
+@responses.activate
+def test_complete_list_proves_never_seen_devices_without_single_reads(pool):
+    all_ids = ids('dev', 150)
+    api = FakeCapgo(devices=all_ids)
+    states = read(pool, all_ids[:10] + ['ghost-1', 'ghost-2'])
+    assert len(api.list_limits()) == 2 and api.count('GET', single=True) == 0
+    assert not states['ghost-1'].verified and states['dev-00003'].verified
 
 
-@pytest.mark.parametrize('wanted_count', [2, 5, 50, 1000])
-def test_far_larger_app_costs_at_most_one_request_more_than_single_reads(wanted_count):
-    # the wanted devices sit at the very end of a 200 000-device list: pages find nothing
-    all_ids = ids('aaa', 200000) + ids('zzz', wanted_count)
-    api = FakeDeviceList(all_ids)
-    wanted = ids('zzz', wanted_count)
-    report = read_states(api, InlinePool(api), APP, wanted, page_size=500)
-    assert api.list_calls == 1
-    assert len(api.single_calls) == wanted_count
-    assert report.requests <= wanted_count + 1
+@responses.activate
+def test_repeated_cursor_means_incomplete_and_the_rest_is_read_one_by_one(pool):
+    all_ids = ids('dev', 500)
+    api = FakeCapgo(devices=all_ids, overrides={'dev-00450': 'qa'})
+    api.repeat_cursor_after = 2  # page 3 hands out page 2's cursor again
+    wanted = all_ids[::10]  # 50 wanted, 10 on every page of 100
+    states = read(pool, wanted + ['ghost'])
+    assert api.list_limits() == [100, 100, 100]
+    # devices past the repeated cursor are not "never checked in": each is read, and is verified
+    singles = sorted(entry[2]['device_id'] for entry in api.calls() if entry[2].get('device_id'))
+    assert singles == sorted([device_id for device_id in wanted if device_id >= 'dev-00300'] + ['ghost'])
+    assert states['dev-00450'] == DeviceState('dev-00450', True, 'qa')
+    assert all(states[device_id].verified for device_id in wanted)
+    assert not states['ghost'].verified
 
 
-def test_far_larger_app_with_spread_devices_keeps_paging_while_pages_pay_off():
-    all_ids = ids('dev', 20000)
-    wanted = all_ids[::20]  # 1000 wanted, 25 on every page of 500
-    api = FakeDeviceList(all_ids)
-    report = read_states(api, InlinePool(api), APP, wanted, page_size=500)
-    assert api.list_calls == 40 and api.single_calls == []
-    assert report.requests < len(wanted)
+@pytest.mark.parametrize('wanted_count', [2, 5, 50])
+@responses.activate
+def test_far_larger_app_costs_at_most_one_request_more_than_single_reads(pool, wanted_count):
+    api = FakeCapgo(devices=ids('aaa', 20000) + ids('zzz', wanted_count))
+    read(pool, ids('zzz', wanted_count))
+    assert api.list_limits() == [100]
+    assert api.count('GET', single=True) == wanted_count
+    assert len(api.calls()) <= wanted_count + 1
 
 
-def test_sparse_devices_switch_to_single_reads_within_budget():
-    all_ids = ids('dev', 100000)
-    wanted = all_ids[::5000] + ['ghost']  # 20 checked-in devices, one per 10 pages, plus one never seen
-    api = FakeDeviceList(all_ids)
-    report = read_states(api, InlinePool(api), APP, wanted, page_size=500)
-    assert report.requests <= len(wanted) + 1
-    assert not report.states['ghost'].verified
-    assert all(report.states[device_id].verified for device_id in wanted if device_id != 'ghost')
+@responses.activate
+def test_uuid_pages_of_100_keep_their_overrides_and_need_no_single_read(pool):
+    all_ids = uuids(500)
+    pinned = dict((device_id, 'beta') for device_id in all_ids)
+    api = FakeCapgo(devices=all_ids, overrides=pinned)
+    states = read(pool, all_ids)
+    assert api.list_limits() == [100] * 5 and api.count('GET', single=True) == 0
+    assert all(states[device_id].channel == 'beta' for device_id in all_ids)
 
 
-def test_single_read_failure_raises():
-    class Broken(FakeDeviceList):
-        def request(self, method, path, params=None, json=None, ok_errors=(), **kwargs):
-            raise CapgoError('Capgo API GET /device failed: HTTP 400 cannot_access_app', status=400, error='cannot_access_app')
+@responses.activate
+def test_guard_pages_that_lost_their_overrides_are_read_one_by_one(pool):
+    """Plant what the page-size rule must catch: pages of 200 UUIDs, whose override lookup the fake loses."""
+    all_ids = uuids(400)
+    api = FakeCapgo(devices=all_ids, overrides=dict((device_id, 'beta') for device_id in all_ids))
+    states = read(pool, all_ids, page_size=200)
+    assert api.list_limits() == [200, 200]
+    # the fake dropped every channel of both pages; each device was read again, and none reads as unpinned
+    assert api.count('GET', single=True) == 400
+    assert all(states[device_id] == DeviceState(device_id, True, 'beta') for device_id in all_ids)
 
-    api = Broken(ids('dev', 3))
-    with pytest.raises(CapgoError):
-        read_states(api, InlinePool(api), APP, ['dev-00001'])
+
+@responses.activate
+def test_long_ids_make_a_page_of_100_suspect_only_when_it_shows_no_override(pool):
+    long_ids = ['device-%s-%s' % (number, 'x' * 70) for number in range(100, 300)]
+    api = FakeCapgo(devices=long_ids, overrides={long_ids[150]: 'qa'})
+    states = read(pool, long_ids)
+    # both pages are past the fake's URL limit, so both lost their channels; both are read again
+    assert api.list_limits() == [100, 100] and api.count('GET', single=True) == 200
+    assert states[long_ids[150]].channel == 'qa'
 
 
-# -- gate, backoff, worker clients, pool --------------------------------------------------------
+@responses.activate
+def test_list_devices_for_capgo_info_repairs_a_suspect_page(sleeps):
+    all_ids = uuids(300)
+    api = FakeCapgo(devices=all_ids, overrides={all_ids[5]: 'beta', all_ids[250]: 'qa'})
+    client = CapgoClient(KEY, api_url=URL, retries=0, sleep=sleeps.append)
+    items, complete = list_devices(client, APP)
+    assert complete and api.list_limits() == [100, 100, 100] and api.count('GET', single=True) == 0
+    assert dict((item['device_id'], item.get('channel')) for item in items if item.get('channel')) == \
+        {all_ids[5]: 'beta', all_ids[250]: 'qa'}
+    responses.calls.reset()
+    items, complete = list_devices(client, APP, limit=300)
+    assert api.count('GET', single=True) == 300
+    assert dict((item['device_id'], item.get('channel')) for item in items if item.get('channel')) == \
+        {all_ids[5]: 'beta', all_ids[250]: 'qa'}
+
+
+@responses.activate
+def test_single_read_failure_raises(pool):
+    api = FakeCapgo(devices=ids('dev', 3))
+    api.faults.append(dict(method='GET', status=400, body=dict(error='cannot_access_app', message="You can't access this app")))
+    with pytest.raises(CapgoError) as caught:
+        read(pool, ['dev-00001'])
+    assert caught.value.error == 'cannot_access_app'
+
+
+# -- writes: lost answers, the same-channel window ---------------------------------------------
+
+def worker(sleeps, retries=3):
+    return WorkerClient(KEY, api_url=URL, retries=retries, sleep=sleeps.append, gate=RateGate(sleep=sleeps.append))
+
+
+@responses.activate
+def test_post_whose_answer_was_lost_is_confirmed_by_a_read_not_resent(sleeps):
+    api = FakeCapgo(devices=['dev-1'])
+    api.faults.append(dict(method='POST', drop='after'))
+    outcome = set_override(worker(sleeps), APP, 'dev-1', 'beta')
+    assert outcome.confirmed and not outcome.held
+    assert [(entry[0], entry[2].get('device_id') or entry[3]['device_id']) for entry in api.calls()] == \
+        [('POST', 'dev-1'), ('GET', 'dev-1')]
+    assert api.overrides == {'dev-1': 'beta'}
+
+
+@responses.activate
+def test_post_lost_before_it_was_applied_is_sent_again(sleeps):
+    api = FakeCapgo(devices=['dev-1'])
+    api.faults.append(dict(method='POST', drop='before'))
+    outcome = set_override(worker(sleeps), APP, 'dev-1', 'beta')
+    assert not outcome.held
+    assert [entry[0] for entry in api.calls()] == ['POST', 'GET', 'POST']
+    assert api.overrides == {'dev-1': 'beta'}
+
+
+@pytest.mark.parametrize('classic', [False, True])
+@responses.activate
+def test_lost_answer_then_same_channel_429_on_a_device_that_never_checked_in_is_already_set(sleeps, classic):
+    api = FakeCapgo(devices=[], classic=classic)
+    api.faults.append(dict(method='POST', drop='after'))
+    outcome = set_override(worker(sleeps), APP, 'ghost', 'beta')
+    assert outcome.held
+    # POST (lost), GET (404: cannot tell), POST again (429 window), GET (404): no wait for the window
+    assert [entry[0] for entry in api.calls()] == ['POST', 'GET', 'POST', 'GET']
+    assert all(seconds < 5 for seconds in sleeps)
+    assert api.overrides == {'ghost': 'beta'}
+
+
+@responses.activate
+def test_same_channel_429_on_a_checked_in_device_is_confirmed_by_a_read(sleeps):
+    api = FakeCapgo(devices=['dev-1'], overrides={'dev-1': 'beta'})
+    api.recent_sets.add(('dev-1', 'beta'))  # someone set it a moment ago
+    outcome = set_override(worker(sleeps), APP, 'dev-1', 'beta')
+    assert outcome.confirmed and sleeps == []
+    assert [entry[0] for entry in api.calls()] == ['POST', 'GET']
+
+
+@responses.activate
+def test_same_channel_429_when_the_device_shows_another_channel_is_waited_out(sleeps):
+    api = FakeCapgo(devices=['dev-1'], overrides={'dev-1': 'qa'})
+    api.recent_sets.add(('dev-1', 'beta'))  # the window of an earlier failed attempt (current counts those)
+
+    def window_ends(seconds):
+        sleeps.append(seconds)
+        api.recent_sets.discard(('dev-1', 'beta'))
+
+    client = WorkerClient(KEY, api_url=URL, retries=3, sleep=window_ends, gate=RateGate(sleep=window_ends))
+    set_override(client, APP, 'dev-1', 'beta')
+    assert sleeps == [60]
+    assert [entry[0] for entry in api.calls()] == ['POST', 'GET', 'POST']
+    assert api.overrides == {'dev-1': 'beta'}
+
+
+@responses.activate
+def test_same_channel_429_that_never_clears_fails_within_the_retries(sleeps):
+    api = FakeCapgo(devices=['dev-1'], overrides={'dev-1': 'qa'})
+    api.recent_sets.add(('dev-1', 'beta'))
+    with pytest.raises(CapgoError) as caught:
+        set_override(worker(sleeps, retries=2), APP, 'dev-1', 'beta')
+    assert caught.value.status == 429 and 'refusal stands' in caught.value.message
+    assert api.count('POST') == 3 and api.overrides == {'dev-1': 'qa'}
+
+
+@responses.activate
+def test_delete_whose_answer_was_lost_is_confirmed_by_a_read(sleeps):
+    api = FakeCapgo(devices=['dev-1'], overrides={'dev-1': 'beta'})
+    api.faults.append(dict(method='DELETE', drop='after'))
+    outcome = remove_override(worker(sleeps), APP, 'dev-1')
+    assert outcome.confirmed
+    assert [(entry[0], entry[3]) for entry in api.calls()] == [('DELETE', dict(app_id=APP, device_id='dev-1')), ('GET', None)]
+    assert api.overrides == {}
+
+
+@responses.activate
+def test_delete_lost_before_it_was_applied_is_sent_again(sleeps):
+    api = FakeCapgo(devices=['dev-1'], overrides={'dev-1': 'beta'})
+    api.faults.append(dict(method='DELETE', drop='before'))
+    remove_override(worker(sleeps), APP, 'dev-1')
+    assert [entry[0] for entry in api.calls()] == ['DELETE', 'GET', 'DELETE']
+    assert api.overrides == {}
+
+
+# -- the 429 kinds, the gate, backoff ---------------------------------------------------------
+
+@pytest.mark.parametrize('body, kind', [
+    (dict(error='too_many_requests', message='You are being rate limited'), 'unknown'),
+    (dict(error='too_many_requests', moreInfo=dict(app_id=APP, device_id='a', retryAfterSeconds=60)), 'window'),
+    (dict(error='too_many_requests', moreInfo=dict(app_id=APP, device_id='a', retryAfterSeconds=1)), 'device'),
+    (dict(error='too_many_requests', moreInfo=dict(reason='api_key_rate_limit_exceeded', apikey_id=1)), 'wide'),
+    (dict(error='too_many_requests', moreInfo=dict(reason='ip_rate_limit_exceeded')), 'wide'),
+    (dict(error='too_many_requests', moreInfo=dict(reason='too_many_failed_auth_attempts')), 'auth_block'),
+])
+def test_classify_429(body, kind):
+    assert classify_429(body) == kind
+
 
 class Clock(object):
     def __init__(self):
@@ -202,97 +323,106 @@ def test_gate_holds_until_the_latest_time_asked():
     assert clock.sleeps == [5]
 
 
-def test_rate_limit_backoff_outlasts_the_same_channel_window_over_five_retries():
+def test_gate_with_a_sleep_that_does_not_advance_the_clock_returns():
+    sleeps = []
+    gate = RateGate(sleep=sleeps.append)
+    gate.hold(30)
+    gate.wait()
+    assert sleeps and 29 < sleeps[0] <= 30
+
+
+def test_rate_limit_backoff_grows_to_the_cap():
     for dummy in range(50):
         waits = [rate_limit_backoff(attempt) for attempt in range(1, 6)]
         assert sum(waits) >= 60
         assert max(waits) <= capgo_client.MAX_BACKOFF * 1.25
 
 
-@pytest.fixture
-def sleeps(monkeypatch):
-    recorded = []
+@responses.activate
+def test_worker_waits_long_after_a_429_without_retry_after(sleeps, monkeypatch):
     monkeypatch.setattr(devices, 'rate_limit_backoff', lambda attempt: 100 + attempt)
-    monkeypatch.setattr(capgo_client, 'backoff_delay', lambda attempt, base=0.5: 0)
-    return recorded
-
-
-def worker(sleeps, retries=3):
-    return WorkerClient(KEY, RateGate(sleep=sleeps.append), api_url=URL, retries=retries, sleep=sleeps.append)
-
-
-@responses.activate
-def test_worker_waits_long_after_a_429_without_retry_after(sleeps):
-    responses.add(responses.POST, URL + '/device', status=429, json=dict(error='too_many_requests', message='You are being rate limited'))
-    responses.add(responses.POST, URL + '/device', json=dict(status='ok'))
-    client = worker(sleeps)
-    assert client.request('POST', '/device', json=dict(app_id=APP, device_id='a', channel='beta')) == dict(status='ok')
-    assert 101 in sleeps
-
-
-@responses.activate
-def test_worker_honours_retry_after(sleeps):
-    responses.add(responses.POST, URL + '/device', status=429, headers={'Retry-After': '7'},
-                  json=dict(error='too_many_requests', message='Too many requests',
-                            moreInfo=dict(app_id=APP, device_id='a', retryAfterSeconds=7)))
-    responses.add(responses.POST, URL + '/device', json=dict(status='ok'))
-    client = worker(sleeps)
-    client.request('POST', '/device', json=dict(app_id=APP, device_id='a', channel='beta'))
-    assert sleeps == [7]
-
-
-@responses.activate
-def test_worker_503_keeps_the_ordinary_backoff(sleeps):
-    responses.add(responses.DELETE, URL + '/device', status=503, json=dict(error='service_unavailable', message='x'))
+    responses.add(responses.DELETE, URL + '/device', status=429, json=dict(error='too_many_requests', message='You are being rate limited'))
     responses.add(responses.DELETE, URL + '/device', json=dict(status='ok'))
     client = worker(sleeps)
-    client.request('DELETE', '/device', json=dict(app_id=APP, device_id='a'))
-    assert sleeps == [0]
+    assert client.request('DELETE', '/device', json=dict(app_id=APP, device_id='a')) == dict(status='ok')
+    assert 101 in sleeps
 
 
 @responses.activate
 def test_key_wide_429_holds_the_gate_for_every_worker_but_device_429_does_not():
     clock = Clock()
     gate = RateGate(sleep=clock.sleep, clock=clock.time)
-    client = WorkerClient(KEY, gate, api_url=URL, retries=0, sleep=clock.sleep)
-    responses.add(responses.POST, URL + '/device', status=429, headers={'Retry-After': '30'},
-                  json=dict(error='too_many_requests', message='Too many requests', moreInfo=dict(app_id=APP, device_id='a')))
+    client = WorkerClient(KEY, api_url=URL, retries=0, sleep=clock.sleep, gate=gate)
+    responses.add(responses.GET, URL + '/device', status=429, headers={'Retry-After': '1'},
+                  json=dict(error='too_many_requests', message='Too many requests',
+                            moreInfo=dict(app_id=APP, device_id='a', retryAfterSeconds=1)))
     with pytest.raises(CapgoError):
-        client.request('POST', '/device', json=dict(app_id=APP, device_id='a', channel='beta'))
+        client.request('GET', '/device', params=dict(app_id=APP, device_id='a'))
     assert gate.remaining() <= 0
-    responses.replace(responses.POST, URL + '/device', status=429, headers={'Retry-After': '30'},
+    responses.replace(responses.GET, URL + '/device', status=429, headers={'Retry-After': '30'},
                       json=dict(error='too_many_requests', message='Too many requests',
                                 moreInfo=dict(reason='api_key_rate_limit_exceeded', apikey_id=1)))
     with pytest.raises(CapgoError):
-        client.request('POST', '/device', json=dict(app_id=APP, device_id='a', channel='beta'))
+        client.request('GET', '/device', params=dict(app_id=APP, device_id='a'))
     assert gate.remaining() == pytest.approx(30)
-    other = WorkerClient(KEY, gate, api_url=URL, retries=0, sleep=clock.sleep)
-    responses.replace(responses.POST, URL + '/device', json=dict(status='ok'))
-    other.request('POST', '/device', json=dict(app_id=APP, device_id='b', channel='beta'))
+    other = client.clone()
+    assert other.gate is gate and other.stats is client.stats and other.session is not client.session
+    responses.replace(responses.GET, URL + '/device', json=dict(device_id='b'))
+    other.request('GET', '/device', params=dict(app_id=APP, device_id='b'))
     assert clock.sleeps == [30]
 
 
-@responses.activate
-def test_pool_one_client_per_thread_results_in_order_errors_kept(sleeps):
-    def callback(request):
-        import json as _json
-        body = _json.loads(request.body)
-        if body['device_id'] == 'bad':
-            return 400, {}, _json.dumps(dict(error='cannot_access_app', message="You can't access this app"))
-        return 200, {}, _json.dumps(dict(status='ok', seen=body['device_id']))
+# -- the pool ----------------------------------------------------------------------------------
 
-    responses.add_callback(responses.POST, URL + '/device', callback=callback)
+@responses.activate
+def test_pool_keeps_one_clone_per_thread_for_reads_and_writes(sleeps, monkeypatch):
+    """Issue 11: one Session per worker thread for the whole task, not a new set per phase."""
+    used = {}
+    lock = threading.Lock()
+    real_send = CapgoClient._send_once
+
+    def send_once(client, method, path, params, json_body):
+        with lock:
+            used.setdefault(id(client.session), set()).add((threading.current_thread().ident, method))
+        return real_send(client, method, path, params, json_body)
+
+    monkeypatch.setattr(CapgoClient, '_send_once', send_once)
+    api = FakeCapgo(devices=ids('aaa', 1000))
     template = CapgoClient(KEY, api_url=URL, retries=0, sleep=sleeps.append)
     pool = DevicePool(template, workers=4)
-    items = ['d%02d' % number for number in range(40)] + ['bad']
-    outcomes = pool.run(lambda client, device_id: client.request('POST', '/device', json=dict(app_id=APP, device_id=device_id)), items)
+    wanted = ['d%02d' % number for number in range(40)]
+    read_states(pool.client, pool, APP, wanted)  # one list page that finds none of them, then 40 single reads
+    pool.run(lambda client, device_id: set_override(client, APP, device_id, 'beta'), wanted)
+    clients = pool.sessions
     pool.close()
-    assert [item for item, dummy, dummy2 in outcomes] == items
-    assert outcomes[3][1] == dict(status='ok', seen='d03')
-    assert outcomes[-1][2].error == 'cannot_access_app'
-    assert 1 <= len(pool._clients) <= 4
-    assert len(set(id(client.session) for client in pool._clients)) == len(pool._clients)
-    assert pool.request_count == 41 and pool.write_count == 41
-    assert template.request_count == 0
+    assert 1 <= len(clients) <= 4
+    worker_sessions = set(id(client.session) for client in clients)
+    assert len(worker_sessions) == len(clients)
+    for session_id in worker_sessions:
+        threads = set(thread for thread, dummy in used[session_id])
+        assert len(threads) == 1  # each session belongs to one thread
+    # every session (but the calling thread's, which read the list) sent both reads and writes
+    assert set(method for session_id in worker_sessions for dummy, method in used[session_id]) == {'GET', 'POST'}
+    assert api.count('POST') == 40 and api.count('GET', single=True) == 40
+    assert template.stats.requests == len(responses.calls)
     for call in responses.calls:
         assert call.request.headers['authorization'] == KEY
+
+
+@responses.activate
+def test_pool_results_in_order_and_a_non_api_exception_keeps_the_others(pool):
+    api = FakeCapgo(devices=[])
+
+    def write(client, device_id):
+        if device_id == 'd07':
+            raise KeyError('boom')
+        if device_id == 'd09':
+            raise CapgoError('Capgo API POST /device failed: HTTP 400 cannot_access_channel', status=400,
+                             error='cannot_access_channel')
+        return set_override(client, APP, device_id, 'beta')
+
+    items = ['d%02d' % number for number in range(20)]
+    outcomes = pool.run(write, items)
+    assert [item for item, dummy, dummy2 in outcomes] == items
+    assert isinstance(outcomes[7][2], KeyError) and outcomes[9][2].error == 'cannot_access_channel'
+    assert sorted(api.overrides) == [item for item in items if item not in ('d07', 'd09')]

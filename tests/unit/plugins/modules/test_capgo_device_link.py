@@ -7,124 +7,33 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import json
-import re
-import threading
 
 import pytest
 import responses
 
-from ansible.module_utils.six.moves.urllib.parse import parse_qsl, urlsplit
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.capgo.cloud.plugins.module_utils import base as capgo_base
 from ansible_collections.capgo.cloud.plugins.module_utils import devices as capgo_devices
+from ansible_collections.capgo.cloud.plugins.module_utils.client import CapgoClient
 from ansible_collections.capgo.cloud.plugins.modules import capgo_device_link
+from ansible_collections.capgo.cloud.tests.unit.plugins.module_utils.device_fake import APP, URL, FakeCapgo
 from ansible_collections.capgo.cloud.tests.unit.plugins.modules.module_exits import ModuleExit, patch_exits
 
-URL = 'https://capgo.test'
 KEY = 'c0ffee00-secret-key-0000-000000000099'
-APP = 'com.example.app'
 
 
 @pytest.fixture(autouse=True)
-def fake_exits(monkeypatch):
+def sleeps(monkeypatch):
+    """No real sleeping: every wait the module would do is recorded instead."""
     patch_exits(monkeypatch)
+    recorded = []
+    monkeypatch.setattr(capgo_base, 'CapgoClient', functools.partial(CapgoClient, sleep=recorded.append))
     monkeypatch.setattr(capgo_devices, 'rate_limit_backoff', lambda attempt: 0)
     monkeypatch.setattr(capgo_devices, 'RATE_LIMIT_BACKOFF_BASE', 0)
-
-
-class FakeCapgo(object):
-    """Just enough of /channel and /device: channels, checked-in devices, overrides, a request log, faults."""
-
-    def __init__(self, channels=None, devices=None, overrides=None):
-        self.channels = channels if channels is not None else {'beta': False, 'production': True, 'qa': False}
-        self.devices = set(devices or [])
-        self.overrides = dict(overrides or {})
-        self.log = []
-        self.faults = []  # (method, status, body): answered instead of the next matching request
-        self.lock = threading.Lock()
-        responses.add_callback(responses.GET, re.compile(URL + '/channel.*'), callback=self.get_channel)
-        responses.add_callback(responses.GET, re.compile(URL + '/device.*'), callback=self.get_device)
-        responses.add_callback(responses.POST, re.compile(URL + '/device.*'), callback=self.post_device)
-        responses.add_callback(responses.DELETE, re.compile(URL + '/device.*'), callback=self.delete_device)
-
-    @staticmethod
-    def answer(status, body):
-        return status, {}, json.dumps(body)
-
-    def record(self, request):
-        query = dict(parse_qsl(urlsplit(request.url).query))
-        body = json.loads(request.body) if request.body else None
-        with self.lock:
-            self.log.append((request.method, urlsplit(request.url).path, query, body))
-            for index, (method, status, fault_body) in enumerate(self.faults):
-                if method == request.method:
-                    del self.faults[index]
-                    return query, body, (status, fault_body)
-        return query, body, None
-
-    def get_channel(self, request):
-        query, dummy, fault = self.record(request)
-        if fault:
-            return self.answer(*fault)
-        name = query.get('channel')
-        if name not in self.channels:
-            return self.answer(400, dict(error='cannot_find_version', message='Cannot find version'))
-        return self.answer(200, dict(id=1, name=name, app_id=APP, public=self.channels[name]))
-
-    def item(self, device_id):
-        item = dict(device_id=device_id, app_id=APP, platform='android')
-        if device_id in self.overrides:
-            item['channel'] = self.overrides[device_id]
-        return item
-
-    def get_device(self, request):
-        query, dummy, fault = self.record(request)
-        if fault:
-            return self.answer(*fault)
-        if query.get('device_id'):
-            if query['device_id'] not in self.devices:
-                return self.answer(404, dict(error='device_not_found', message='Device not found'))
-            return self.answer(200, self.item(query['device_id']))
-        ordered = sorted(self.devices)
-        limit = int(query['limit'])
-        start = ordered.index(query['cursor'].split('|')[1]) + 1 if query.get('cursor') else 0
-        page = ordered[start:start + limit]
-        more = start + limit < len(ordered)
-        body = dict(data=[self.item(device_id) for device_id in page], hasMore=more)
-        if more:
-            body['nextCursor'] = '2026-01-01 00:00:00|%s' % page[-1]
-        return self.answer(200, body)
-
-    def post_device(self, request):
-        dummy, body, fault = self.record(request)
-        if fault:
-            return self.answer(*fault)
-        if body['channel'] not in self.channels:
-            return self.answer(404, dict(error='channel_not_found', message='Channel not found'))
-        if self.channels[body['channel']]:
-            return self.answer(400, dict(error='public_channel_override', message='Cannot set channel override for public channel'))
-        with self.lock:
-            self.overrides[body['device_id']] = body['channel']
-        return self.answer(200, dict(status='ok'))
-
-    def delete_device(self, request):
-        query, body, fault = self.record(request)
-        if fault:
-            return self.answer(*fault)
-        assert not query, 'DELETE parameters belong in the JSON body'
-        with self.lock:
-            self.overrides.pop(body['device_id'], None)
-        return self.answer(200, dict(status='ok'))
-
-    def writes(self):
-        return [entry for entry in self.log if entry[0] != 'GET']
-
-    def count(self, method, single=None):
-        out = [entry for entry in self.log if entry[0] == method and entry[1] == '/device']
-        if single is not None:
-            out = [entry for entry in out if bool(entry[2].get('device_id')) == single]
-        return len(out)
+    return recorded
 
 
 def run_module(check_mode=False, diff=False, **args):
@@ -159,8 +68,9 @@ def run_module(check_mode=False, diff=False, **args):
 @responses.activate
 def test_bad_input_fails_before_any_request(args, message):
     result = run_module(**args)
-    assert result['failed']
+    assert result['failed'] and not result.get('changed')
     assert message in result['msg']
+    assert not any(name in result for name in ('status', 'error', 'api_message'))
     assert len(responses.calls) == 0
 
 
@@ -174,13 +84,14 @@ def test_link_one_device_then_rerun_sends_no_write():
     assert result['devices'] == [dict(device_id='dev-1', channel='beta', previous_channel=None, changed=True, verified=True)]
     assert api.overrides == {'dev-1': 'beta'}
     assert api.writes() == [('POST', '/device', {}, dict(app_id=APP, device_id='dev-1', channel='beta'))]
-    assert len(api.log) == 3  # channel, device, write
+    assert [entry[1] for entry in api.calls()] == ['/channel', '/device', '/device']
 
-    api.log[:] = []
+    responses.calls.reset()
+    api.recent_sets.clear()
     result = run_module(device_id='dev-1', channel='beta')
-    assert not result['changed']
+    assert not result['changed'] and 'warnings' not in result
     assert result['devices'][0]['previous_channel'] == 'beta'
-    assert api.writes() == [] and len(api.log) == 2
+    assert api.writes() == [] and len(api.calls()) == 2
 
 
 @responses.activate
@@ -201,6 +112,7 @@ def test_check_mode_predicts_and_sends_no_write():
     assert predicted['changed'] is True and real['changed'] is True
     assert predicted['devices'] == real['devices']
     assert predicted['diff'] == real['diff']
+    assert predicted['warnings'] == real['warnings']
     assert sorted(entry[3]['device_id'] for entry in api.writes()) == ['dev-1', 'ghost']
 
 
@@ -208,9 +120,9 @@ def test_check_mode_predicts_and_sends_no_write():
 def test_public_channel_is_refused_before_any_write():
     api = FakeCapgo(devices=['dev-1'])
     result = run_module(device_id='dev-1', channel='production')
-    assert result['failed']
+    assert result['failed'] and result['changed'] is False
     assert 'non-public' in result['msg'] and 'state=absent' in result['msg']
-    assert api.writes() == [] and len(api.log) == 1
+    assert api.writes() == [] and len(api.calls()) == 1
 
 
 @responses.activate
@@ -218,28 +130,32 @@ def test_unknown_channel_is_refused_before_any_write():
     api = FakeCapgo(devices=['dev-1'])
     result = run_module(device_ids=['dev-1', 'dev-2'], channel='nope')
     assert result['failed'] and 'does not exist' in result['msg']
-    assert api.writes() == [] and len(api.log) == 1
+    assert api.writes() == [] and len(api.calls()) == 1
 
 
 @responses.activate
-def test_never_seen_device_is_written_unverified_every_run():
+def test_never_seen_device_is_written_unverified_and_named_in_a_warning():
     api = FakeCapgo(devices=[])
-    for dummy in range(2):
-        result = run_module(device_id='Ghost-9', channel='beta')
-        assert result['changed']
-        assert result['devices'] == [dict(device_id='ghost-9', channel='beta', previous_channel=None, changed=True, verified=False)]
+    result = run_module(device_id='Ghost-9', channel='beta')
+    assert result['changed']
+    assert result['devices'] == [dict(device_id='ghost-9', channel='beta', previous_channel=None, changed=True, verified=False)]
+    assert len(result['warnings']) == 1 and 'never checked in' in result['warnings'][0] and 'ghost-9' in result['warnings'][0]
     assert api.overrides == {'ghost-9': 'beta'}
-    assert api.count('POST') == 2
 
 
 @responses.activate
-def test_same_channel_429_on_rerun_is_waited_out():
+def test_quick_rerun_of_a_never_seen_device_does_not_wait_out_the_same_channel_window(sleeps):
     api = FakeCapgo(devices=[])
-    same_set = dict(error='too_many_requests', message='Too many requests', moreInfo=dict(app_id=APP, device_id='ghost', retryAfterSeconds=0))
-    api.faults.append(('POST', 429, same_set))
+    run_module(device_id='ghost', channel='beta')
+    responses.calls.reset()
     result = run_module(device_id='ghost', channel='beta')
-    assert not result.get('failed') and result['changed']
-    assert api.count('POST') == 2 and api.overrides == {'ghost': 'beta'}
+    assert not result.get('failed')
+    assert result['devices'] == [dict(device_id='ghost', channel='beta', previous_channel=None, changed=True, verified=False)]
+    # one POST answered 429 (the window), one read to decide it, and no wait at all
+    assert [(entry[0], entry[1]) for entry in api.calls()] == [('GET', '/channel'), ('GET', '/device'), ('POST', '/device'), ('GET', '/device')]
+    assert sleeps == []
+    assert any('60-second' in warning and 'ghost' in warning for warning in result['warnings'])
+    assert api.overrides == {'ghost': 'beta'}
 
 
 @responses.activate
@@ -253,9 +169,9 @@ def test_release_deletes_only_existing_overrides_body_only():
     ]
     assert result['diff'] == dict(before={'dev-1': 'beta'}, after={'dev-1': None})
     assert api.writes() == [('DELETE', '/device', {}, dict(app_id=APP, device_id='dev-1'))]
-    assert not any(entry[1] == '/channel' for entry in api.log)
+    assert not any(entry[1] == '/channel' for entry in api.calls())
 
-    api.log[:] = []
+    responses.calls.reset()
     result = run_module(device_ids=['dev-1', 'dev-2'], state='absent', channel='ignored')
     assert not result['changed'] and api.writes() == []
 
@@ -266,6 +182,29 @@ def test_release_of_never_seen_device_is_sent():
     result = run_module(device_id='ghost', state='absent')
     assert result['changed'] and not result['devices'][0]['verified']
     assert api.overrides == {}
+
+
+# -- lost answers ------------------------------------------------------------------------------
+
+@responses.activate
+def test_lost_answers_in_bulk_are_confirmed_not_resent_and_reported_changed():
+    all_ids = ['dev-%03d' % number for number in range(30)]
+    api = FakeCapgo(devices=all_ids)
+    for device_id in all_ids[:5]:
+        api.faults.append(dict(method='POST', device_id=device_id, drop='after'))
+    result = run_module(device_ids=all_ids, channel='beta')
+    assert not result.get('failed') and all(entry['changed'] for entry in result['devices'])
+    assert api.count('POST') == 30  # each device exactly once: the five lost answers were read back, not re-sent
+    assert api.overrides == dict((device_id, 'beta') for device_id in all_ids)
+
+
+@responses.activate
+def test_lost_release_answer_is_confirmed():
+    api = FakeCapgo(devices=['dev-1', 'dev-2'], overrides={'dev-1': 'beta', 'dev-2': 'qa'})
+    api.faults.append(dict(method='DELETE', device_id='dev-2', drop='after'))
+    result = run_module(device_ids=['dev-1', 'dev-2'], state='absent')
+    assert result['changed'] and api.overrides == {}
+    assert api.count('DELETE') == 2
 
 
 # -- bulk -------------------------------------------------------------------------------------
@@ -279,54 +218,80 @@ def test_bulk_dedupes_reads_by_list_and_writes_each_once():
     assert result['changed']
     assert len(result['devices']) == 1201
     assert [entry['device_id'] for entry in result['devices']] == all_ids + ['never-seen']
-    assert api.count('GET', single=False) == 3 and api.count('GET', single=True) == 0
+    assert api.list_limits() == [100] * 12 and api.count('GET', single=True) == 0
     assert api.count('POST') == 1200  # all but dev-0000, plus never-seen
     assert all(api.overrides[device_id] == 'beta' for device_id in all_ids + ['never-seen'])
     assert result['devices'][0]['changed'] is False
 
-    api.log[:] = []
+    responses.calls.reset()
     result = run_module(device_ids=all_ids, channel='beta')
     assert not result['changed'] and api.writes() == []
-    assert len(api.log) == 1 + 3
+    assert len(api.calls()) == 1 + 12
 
 
 @responses.activate
 def test_bulk_partial_failure_finishes_the_others_and_lists_failures():
-    api = FakeCapgo(devices=['dev-%d' % number for number in range(10)])
-    api.faults.append(('POST', 400, dict(error='cannot_access_channel', message="You can't access this channel")))
-    result = run_module(device_ids=['dev-%d' % number for number in range(10)], channel='beta')
-    assert result['failed']
-    assert result['changed']
+    all_ids = ['dev-%d' % number for number in range(10)]
+    api = FakeCapgo(devices=all_ids)
+    api.faults.append(dict(method='POST', device_id='dev-4', status=400,
+                           body=dict(error='cannot_access_channel', message="You can't access this channel")))
+    result = run_module(device_ids=all_ids, channel='beta')
+    assert result['failed'] and result['changed']
     assert result['error'] == 'cannot_access_channel' and result['status'] == 400
-    assert result['msg'].startswith('1 of 10 devices failed')
-    assert len(result['failed_devices']) == 1
-    failed_id = result['failed_devices'][0]['device_id']
-    assert 'cannot_access_channel' in result['failed_devices'][0]['msg']
-    assert len(api.overrides) == 9 and failed_id not in api.overrides
-    entry = [item for item in result['devices'] if item['device_id'] == failed_id][0]
+    assert result['msg'].startswith('1 of 10 devices failed; first: dev-4')
+    assert result['failed_devices'] == [dict(
+        device_id='dev-4', msg=result['failed_devices'][0]['msg'], status=400, error='cannot_access_channel',
+        api_message="You can't access this channel", outcome_unknown=False)]
+    assert len(api.overrides) == 9 and 'dev-4' not in api.overrides
+    entry = [item for item in result['devices'] if item['device_id'] == 'dev-4'][0]
     assert entry['changed'] is False and entry['channel'] is None
     assert sum(1 for item in result['devices'] if item['changed']) == 9
+
+
+@responses.activate
+def test_non_api_exception_in_one_worker_keeps_the_report_of_the_others(monkeypatch):
+    all_ids = ['dev-%d' % number for number in range(12)]
+    api = FakeCapgo(devices=all_ids)
+    real = capgo_devices.set_override
+
+    def flaky(client, app_id, device_id, channel):
+        if device_id == 'dev-3':
+            raise ValueError('something unexpected with %s' % KEY)
+        return real(client, app_id, device_id, channel)
+
+    monkeypatch.setattr(capgo_devices, 'set_override', flaky)
+    result = run_module(device_ids=all_ids, channel='beta')
+    assert result['failed'] and result['changed']
+    assert len(result['devices']) == 12
+    assert sum(1 for item in result['devices'] if item['changed']) == 11
+    assert [item['device_id'] for item in result['failed_devices']] == ['dev-3']
+    assert 'ValueError' in result['failed_devices'][0]['msg'] and '********' in result['failed_devices'][0]['msg']
+    assert len(api.overrides) == 11
 
 
 @responses.activate
 def test_bulk_with_transient_faults_ends_right():
     all_ids = ['dev-%03d' % number for number in range(60)]
     api = FakeCapgo(devices=all_ids)
-    for dummy in range(5):
-        api.faults.append(('POST', 503, dict(error='service_unavailable', message='x')))
-        api.faults.append(('POST', 429, dict(error='too_many_requests', message='You are being rate limited')))
-    # one device may draw several faults in a row: give it more retries than there are faults
-    result = run_module(device_ids=all_ids, channel='beta', api_retries=11)
+    for number in range(5):
+        api.faults.append(dict(method='POST', device_id=all_ids[number], status=503,
+                               body=dict(error='service_unavailable', message='x')))
+        api.faults.append(dict(method='POST', device_id=all_ids[10 + number], status=429,
+                               body=dict(error='too_many_requests', message='Too many requests',
+                                         moreInfo=dict(reason='api_key_rate_limit_exceeded'))))
+    result = run_module(device_ids=all_ids, channel='beta', api_retries=3)
     assert not result.get('failed')
     assert all(entry['changed'] for entry in result['devices'])
     assert api.overrides == dict((device_id, 'beta') for device_id in all_ids)
+    # a 503 after sending may have been applied: read back (not applied here) and sent again; a 429 is sent again
     assert api.count('POST') == 70
+    assert api.count('GET', single=True) == 5
 
 
 @responses.activate
 def test_read_failure_fails_before_any_write():
     api = FakeCapgo(devices=['dev-1'])
-    api.faults.append(('GET', 400, dict(error='cannot_access_app', message="You can't access this app")))
+    api.faults.append(dict(method='GET', status=400, body=dict(error='cannot_access_app', message="You can't access this app")))
     result = run_module(device_ids=['dev-1', 'dev-2'], state='absent')
-    assert result['failed'] and result['error'] == 'cannot_access_app'
+    assert result['failed'] and result['error'] == 'cannot_access_app' and result['changed'] is False
     assert api.writes() == []
