@@ -7,11 +7,13 @@ See tests/integration/README.md for how to write a test.  In short::
         assert result.stats["changed"] == 1
         assert len(result.writes) == 1
 
-Every test that uses ``sim`` runs once per API profile (``current`` and
-``classic``).  Pin one with
-``@pytest.mark.parametrize("profile", ["current"], indirect=True)``.
+Every test that uses ``sim`` runs once per API profile (``latest``, ``current``
+and ``classic``).  Pin one with
+``@pytest.mark.parametrize("profile", ["current"], indirect=True)``.  Restrict a
+slow test to some profiles with ``@pytest.mark.profiles("latest", "current")``,
+or a whole file with a module-level ``PROFILES = ("latest", "classic")``.
 ``CAPGO_TEST_PROFILES=current`` (comma-separated) narrows the default set for a
-whole run.
+whole run (it intersects with the restrictions above).
 
 Environment:
 
@@ -40,6 +42,42 @@ def _selected_profiles():
     if unknown:
         raise pytest.UsageError("CAPGO_TEST_PROFILES: unknown profile(s) %s" % ", ".join(unknown))
     return profiles
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "profiles(*names): run this test only on these API profiles (default: all of harness.PROFILES)"
+    )
+
+
+def _explicit_profile_parametrize(metafunc):
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(",")]
+        if "profile" in names:
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrize ``profile`` (and so ``sim``) over the selected profiles, honouring
+    ``@pytest.mark.profiles(...)`` and a module-level ``PROFILES``."""
+    if "profile" not in metafunc.fixturenames or _explicit_profile_parametrize(metafunc):
+        return
+    profiles = _selected_profiles()
+    marker = metafunc.definition.get_closest_marker("profiles")
+    allowed = tuple(marker.args) if marker is not None else getattr(metafunc.module, "PROFILES", None)
+    if allowed is not None:
+        unknown = sorted(set(allowed) - set(harness.PROFILES))
+        if unknown:
+            raise pytest.UsageError("%s: unknown profile(s) %s" % (metafunc.definition.nodeid, ", ".join(unknown)))
+        profiles = [name for name in profiles if name in allowed]
+    if not profiles:
+        reason = "profiles %s not selected (CAPGO_TEST_PROFILES)" % ", ".join(allowed or ())
+        metafunc.parametrize("profile", [pytest.param(None, marks=pytest.mark.skip(reason=reason))], indirect=True, ids=["none"])
+        return
+    metafunc.parametrize("profile", profiles, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -84,10 +122,10 @@ def _simulators():
         server.stop()
 
 
-@pytest.fixture(params=_selected_profiles())
+@pytest.fixture
 def profile(request):
-    """The API profile under test; every test using ``sim`` runs once per profile."""
-    return request.param
+    """The API profile under test; every test using ``sim`` runs once per profile (see pytest_generate_tests)."""
+    return getattr(request, "param", None) or harness.PROFILES[0]
 
 
 @pytest.fixture

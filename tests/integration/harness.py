@@ -27,7 +27,8 @@ SIMULATOR_DIR = os.path.join(REPO_ROOT, "tests", "simulator")
 PLAYBOOK_DIR = os.path.join(REPO_ROOT, "tests", "integration", "playbooks")
 CALLBACK_DIR = os.path.join(REPO_ROOT, "tests", "integration", "callback_plugins")
 
-PROFILES = ("current", "classic")
+# latest: the newest backend (api.capgo.app); current: backend HEAD of July 2026; classic: pre-RBAC.
+PROFILES = ("latest", "current", "classic")
 APP_ID = "com.example.app"
 OTHER_APP_ID = "com.other.app"
 ORG = "org1"
@@ -110,8 +111,61 @@ class SimHandle:
         return self.admin("GET", "/_sim/state")
 
     def faults(self, faults):
-        """Queue faults, e.g. ``[{"type": "429", "retry_after": 1, "count": 1}]``."""
+        """Queue faults, e.g. ``[{"type": "429", "retry_after": 1, "count": 1}]``.
+
+        Keys: ``type`` (429, status, delay, drop, malformed, permission_error, and the applied-then-lost kinds
+        drop_after, status_after, delay_after), ``method``/``path`` filters, ``count`` (default 1), ``skip``
+        (let the first N matching requests through), ``status``, ``retry_after``, ``delay``."""
         return self.admin("POST", "/_sim/faults", {"faults": list(faults)})
+
+    def fault(self, kind, **options):
+        """Queue one fault: ``sim.fault("drop_after", method="POST", path="/channel", skip=1)``."""
+        item = dict(options)
+        item["type"] = kind
+        return self.faults([item])
+
+    def clear_faults(self):
+        return self.admin("DELETE", "/_sim/faults")
+
+    def chaos(self, rate, seed, kinds=None, delay=None, retry_after=None, methods=None, paths=None, skip=None):
+        """Start seeded random faults on API requests: ``rate`` 0-1, ``kinds`` a list or {kind: weight} of
+        429, 429_no_retry_after, 502, 503, 504, delay, drop, drop_after, status_after, delay_after."""
+        spec = {"rate": rate, "seed": seed}
+        for name, value in (("kinds", kinds), ("delay", delay), ("retry_after", retry_after), ("methods", methods),
+                            ("paths", paths), ("skip", skip)):
+            if value is not None:
+                spec[name] = value
+        return self.admin("POST", "/_sim/chaos", spec)["chaos"]
+
+    def chaos_report(self):
+        """The running chaos spec with its counters (``requests`` seen, ``injected`` per kind), or None."""
+        return self.admin("GET", "/_sim/chaos")["chaos"]
+
+    def stop_chaos(self):
+        """Stop chaos; returns the final report."""
+        return self.admin("DELETE", "/_sim/chaos")["chaos"]
+
+    def auto_pause(self, channel, action="pause", reason=None, app_id=None):
+        """Do what Capgo's rollout auto-pause does to a running rollout (``pause`` or ``rollback``)."""
+        body = {"app_id": app_id or self.app_id, "channel": channel, "action": action}
+        if reason is not None:
+            body["reason"] = reason
+        return self.admin("POST", "/_sim/rollout/auto_pause", body)["channel"]
+
+    def advance_clock(self, days):
+        """Age every device override by ``days`` and run the profile's daily override cleanup."""
+        return self.admin("POST", "/_sim/advance_clock", {"days": days})
+
+    def rules(self):
+        """{rule name: {"holds", "profiles", "doc", "source"}} of this simulator (sim_rules.py)."""
+        return self.admin("GET", "/_sim/rules")["rules"]
+
+    def rule(self, name):
+        return self.rules()[name]["holds"]
+
+    def set_rules(self, **rules):
+        """Flip named rules for this test (reset() restores the profile's own)."""
+        return self.config({"rules": rules})
 
     def config(self, settings):
         return self.admin("POST", "/_sim/config", settings)
@@ -134,6 +188,10 @@ class SimHandle:
     def writes(self, since=None):
         """Only the entries that could change state (POST, PUT, PATCH, DELETE)."""
         return [entry for entry in self.requests(since) if entry.get("method", "").upper() in WRITE_METHODS]
+
+    def faulted(self, since=None):
+        """Log entries that met a fault (``fault`` set); ``applied`` says whether the handler's write committed."""
+        return [entry for entry in self.requests(since) if entry.get("fault")]
 
     def mark(self):
         """The seq of the newest log entry (0 if none): pass it to requests(since=...)."""

@@ -1,6 +1,12 @@
 """The harness itself: playbook runs reach the simulator, and its guards bite."""
 
+import http.client
+import urllib.error
+import urllib.request
+
 import pytest
+
+import harness
 
 
 def test_playbook_reaches_simulator_with_env_credentials(sim, run_playbook):
@@ -75,3 +81,54 @@ def test_env_override_removes_variables(sim, run_playbook):
 def test_profile_fixture_matches_simulator(sim, profile):
     assert sim.profile == profile
     assert sim.url.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.profiles("latest", "classic")
+def test_profiles_marker_restricts_profiles(sim, profile):
+    assert profile in ("latest", "classic")
+    assert sim.profile == profile
+
+
+def _api(sim, method, path, body=None):
+    """One public-API call without ansible (harness self-test only)."""
+    data = harness._json_dumps(body).encode("utf-8") if body is not None else None
+    headers = {"authorization": sim.key, "Content-Type": "application/json"}
+    request = urllib.request.Request(sim.url + path, data=data, method=method, headers=headers)
+    try:
+        with harness._OPENER.open(request, timeout=10) as response:
+            return response.status, harness._json_loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        return exc.code, harness._json_loads(exc.read().decode("utf-8"))
+
+
+@pytest.mark.profiles("latest", "current")
+def test_fault_and_auto_pause_helpers(sim):
+    sim.seed({"bundles": [{"app_id": sim.app_id, "name": n} for n in ("1.0.0", "1.1.0")],
+              "channels": [{"app_id": sim.app_id, "name": "production", "version": "1.0.0"}]})
+    # applied, then the connection is dropped: the write is in the state, the log says so
+    sim.fault("drop_after", method="POST", path="/channel", skip=1)
+    assert _api(sim, "POST", "/channel", {"app_id": sim.app_id, "channel": "production", "disableAutoUpdate": "minor"})[0] == 200
+    with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+        _api(sim, "POST", "/channel", {"app_id": sim.app_id, "channel": "production", "rolloutVersion": "1.1.0",
+                                       "rolloutPercentageBps": 1000, "rolloutEnabled": True})
+    faulted = sim.faulted()
+    assert [(entry["fault"], entry["applied"], entry["status"]) for entry in faulted] == [("drop_after", True, None)]
+    channel = sim.auto_pause("production", action="pause", reason="crash rate 12%")
+    assert channel["rolloutPauseReason"] == "crash rate 12%" and channel["rolloutPausedAt"]
+    status, body = _api(sim, "GET", "/channel?app_id=%s&channel=production" % sim.app_id)
+    assert status == 200 and body["rolloutPauseReason"] == "crash rate 12%" and body["rollout_version_info"]["name"] == "1.1.0"
+    rolled = sim.auto_pause("production", action="rollback", reason="too many failures")
+    assert rolled["rollout_version"] is None and rolled["rolloutPauseReason"] == "too many failures"
+
+
+@pytest.mark.profiles("latest")
+def test_chaos_helper_is_seeded(sim):
+    def run():
+        sim.reset()
+        sim.chaos(0.5, seed=7, kinds=["503", "429"])
+        statuses = [_api(sim, "GET", "/channel?app_id=%s" % sim.app_id)[0] for _ in range(20)]
+        return statuses, sim.stop_chaos()
+    first, report = run()
+    assert run()[0] == first
+    assert sum(report["injected"].values()) == len([s for s in first if s != 200]) > 0
+    assert set(first) <= {200, 429, 503}

@@ -1,14 +1,18 @@
 # -*- coding: utf-8 -*-
 """Capgo simulator: a local, stateful fake of Capgo's public REST API (channel, device, bundle).
 
-Standard library only. Two profiles: ``current`` (backend HEAD, default) and ``classic`` (pre-RBAC API).
+Standard library only. Three profiles: ``latest`` (the newest backend, api.capgo.app; default), ``current``
+(backend HEAD of July 2026) and ``classic`` (pre-RBAC API); their differences are the named rules of sim_rules.py.
 Run ``python tests/simulator/capgo_simulator.py --port 0`` or use :func:`start_simulator` in-process.
 See tests/simulator/README.md for the seed format and the test-only ``/_sim/`` admin API.
 """
 
 import argparse
+import datetime
 import json
 import os
+import random
+import re
 import signal
 import socket
 import sys
@@ -19,10 +23,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from sim_api import Api, ApiError, CLASSIC_MODES, bad, unknown_error  # noqa: E402 pylint: disable=wrong-import-position
-from sim_store import CHANNEL_BOOLS, DEVICE_BOOLS, Seeder, Store, dump_row, js_iso, pg_ts  # noqa: E402 pylint: disable=wrong-import-position
+from sim_api import Api, ApiError, CLASSIC_MODES, bad, render_channel, unknown_error  # noqa: E402 pylint: disable=wrong-import-position
+from sim_rules import DEFAULT_PROFILE, PROFILES, RULES, rule_holds  # noqa: E402 pylint: disable=wrong-import-position
+from sim_store import (CHANNEL_BOOLS, DEVICE_BOOLS, Seeder, Store, dump_row, js_iso,  # noqa: E402 pylint: disable=wrong-import-position
+                       now_canon, pg_ts, to_canon, utcnow)
 
-PROFILES = ('current', 'classic')
 DEFAULT_CONFIG = {
     'same_set_window': 60.0,
     'device_ops_per_second': 5,
@@ -31,13 +36,29 @@ DEFAULT_CONFIG = {
     'failed_auth_limit': 20,
     'failed_auth_window': 900.0,
     'classic_demotion_delay': 0.4,
+    # 12.2 #4: request-line bytes above which GET /device's override lookup fails (0 = never)
+    'device_override_url_limit': 8192,
+    # 12.1 #1: newer Capgo tests expect 404 app_not_found for an invisible app on GET /bundle (latest only)
+    'bundle_app_not_found_404': False,
+    # 12.2 #5 as capgo-api.md words it: a rollback with no rollout target answers 400 missing_rollout_version
+    # (the handler source at H and latest clears nothing and answers 200; set false for that reading)
+    'rollback_requires_target': True,
+    # rule overrides for this simulator: {"rule_name": true|false} (sim_rules.py)
+    'rules': {},
 }
-FAULT_TYPES = ('429', 'status', 'delay', 'drop', 'malformed')
+# queue fault kinds: the *_after ones run the handler (the write is applied and committed), then lose the answer
+FAULT_TYPES = ('429', 'status', 'delay', 'drop', 'malformed', 'permission_error', 'drop_after', 'status_after', 'delay_after')
+CHAOS_KINDS = ('429', '429_no_retry_after', '502', '503', '504', 'delay', 'drop', 'drop_after', 'status_after', 'delay_after')
 STATUS_CODES = {500: 'unknown_error', 502: 'bad_gateway', 503: 'service_unavailable', 504: 'gateway_timeout'}
 ROUTES = {
     'channel': ('GET', 'POST', 'DELETE'),
     'device': ('GET', 'POST', 'DELETE'),
     'bundle': ('GET', 'POST', 'DELETE', 'PUT'),
+}
+# sub-routes: path -> (method, resource for auth and limits, Api method, the rule that makes the route exist)
+SUB_ROUTES = {
+    '/channel/current-bundle': ('GET', 'channel', 'get_channel_current_bundle', 'current_bundle_route'),
+    '/bundle/lookup': ('GET', 'bundle', 'get_bundle_lookup', 'bundle_lookup_route'),
 }
 
 
@@ -48,7 +69,7 @@ class DropConnection(Exception):
 class Simulator(object):
     """All simulator state. Every public method takes the lock."""
 
-    def __init__(self, profile='current', db=':memory:'):
+    def __init__(self, profile=DEFAULT_PROFILE, db=':memory:'):
         if profile not in PROFILES:
             raise ValueError('profile must be one of %s' % ', '.join(PROFILES))
         self.lock = threading.RLock()
@@ -66,6 +87,9 @@ class Simulator(object):
         self.device_ops = {}
         self.same_set = {}
         self.shutdown_hook = None
+        self.chaos = None
+        self.notes = None
+        self.perm_errors = 0
 
     # ------------------------------------------------------------------ config / reset
     @property
@@ -76,16 +100,37 @@ class Simulator(object):
         conf.update(self.config_overrides)
         return conf
 
+    def rule(self, name):
+        """Does rule `name` (sim_rules.RULES) hold for the current profile?"""
+        return rule_holds(self.profile, name, self.config_overrides.get('rules'))
+
+    @property
+    def classic(self):
+        return self.rule('classic_api')
+
+    def note_request(self, name, value):
+        """Add a field to the request-log entry of the API call in progress."""
+        if self.notes is not None:
+            self.notes[name] = value
+
+    def take_permission_error(self):
+        if self.perm_errors > 0:
+            self.perm_errors -= 1
+            return True
+        return False
+
     def reset(self, profile=None):
         with self.lock:
             if profile is not None:
                 if profile not in PROFILES:
-                    raise bad('invalid_profile', 'profile must be current or classic')
+                    raise bad('invalid_profile', 'profile must be one of %s' % ', '.join(PROFILES))
                 self.profile = profile
             self.store.wipe()
             self.log = []
             self.seq = 0
             self.faults = []
+            self.chaos = None
+            self.perm_errors = 0
             self.config_overrides = {}
             self.clear_counters()
             self.epoch += 1
@@ -150,15 +195,16 @@ class Simulator(object):
             overrides = [dict(r) for r in store.q('SELECT o.app_id, o.device_id, c.name AS channel, o.channel_id FROM overrides o '
                                                   'LEFT JOIN channels c ON c.id = o.channel_id ORDER BY o.app_id, o.device_id')]
             apps = [dict(r) for r in store.q('SELECT app_id, org FROM apps ORDER BY app_id')]
+            orgs = [dump_row(r, ('enforce_encrypted_bundles',)) for r in store.q('SELECT * FROM orgs ORDER BY org')]
             keys = []
             for row in store.q('SELECT id, mode, org, apps, owner_right FROM apikeys ORDER BY id'):
                 item = dict(row)
                 item['apps'] = json.loads(item['apps']) if item['apps'] else None
                 keys.append(item)
-            return {'profile': self.profile, 'apps': apps, 'keys': keys, 'channels': channels, 'bundles': bundles,
+            return {'profile': self.profile, 'apps': apps, 'orgs': orgs, 'keys': keys, 'channels': channels, 'bundles': bundles,
                     'devices': devices, 'overrides': overrides}
 
-    # ------------------------------------------------------------------ faults / log
+    # ------------------------------------------------------------------ faults / chaos / log
     def add_faults(self, faults):
         with self.lock:
             for fault in faults:
@@ -167,21 +213,96 @@ class Simulator(object):
                 item = dict(fault)
                 item['type'] = str(item['type'])
                 item['count'] = int(item.get('count', 1))
+                item['skip'] = int(item.get('skip', 0))
                 self.faults.append(item)
             return list(self.faults)
 
+    @staticmethod
+    def fault_matches(fault, method, path):
+        if fault.get('method') and str(fault['method']).upper() != method:
+            return False
+        if fault.get('path') and str(fault['path']).rstrip('/') != path.rstrip('/'):
+            return False
+        return True
+
+    def set_chaos(self, spec):
+        """Seeded random faults on API requests that no queued fault matched (issue 12's chaos run)."""
+        with self.lock:
+            if not spec:
+                self.chaos = None
+                return None
+            rate = float(spec.get('rate', 0.1))
+            if not 0 <= rate <= 1:
+                raise bad('invalid_chaos', 'rate must be between 0 and 1')
+            kinds = spec.get('kinds') or list(CHAOS_KINDS)
+            if isinstance(kinds, list):
+                kinds = dict((k, 1.0) for k in kinds)
+            for kind in kinds:
+                if kind not in CHAOS_KINDS:
+                    raise bad('invalid_chaos', 'chaos kinds are %s' % ', '.join(CHAOS_KINDS), {'kind': kind})
+            methods = [m.upper() for m in spec.get('methods') or []]
+            self.chaos = {
+                'rate': rate, 'seed': spec.get('seed', 0), 'kinds': dict((k, float(w)) for k, w in kinds.items() if float(w) > 0),
+                'delay': float(spec.get('delay', 2.0)), 'retry_after': int(spec.get('retry_after', 1)),
+                'methods': methods, 'paths': [p.rstrip('/') for p in spec.get('paths') or []],
+                'skip': int(spec.get('skip', 0)), 'seen': 0, 'injected': {}, 'requests': 0,
+                'rng': random.Random(str(spec.get('seed', 0))),
+            }
+            return self.chaos_report()
+
+    def chaos_report(self):
+        with self.lock:
+            if self.chaos is None:
+                return None
+            return dict((k, v) for k, v in self.chaos.items() if k != 'rng')
+
+    def chaos_fault(self, method, path):
+        chaos = self.chaos
+        if chaos is None or (chaos['methods'] and method not in chaos['methods']) \
+                or (chaos['paths'] and path.rstrip('/') not in chaos['paths']):
+            return None
+        chaos['seen'] += 1
+        if chaos['seen'] <= chaos['skip']:
+            return None
+        chaos['requests'] += 1
+        rng = chaos['rng']
+        if not chaos['kinds'] or rng.random() >= chaos['rate']:
+            return None
+        names = sorted(chaos['kinds'])
+        pick = rng.random() * sum(chaos['kinds'][n] for n in names)
+        kind = names[-1]
+        for name in names:
+            pick -= chaos['kinds'][name]
+            if pick < 0:
+                kind = name
+                break
+        chaos['injected'][kind] = chaos['injected'].get(kind, 0) + 1
+        if kind == '429':
+            return {'type': '429', 'retry_after': chaos['retry_after'], 'chaos': kind}
+        if kind == '429_no_retry_after':
+            return {'type': '429', 'no_retry_after': True, 'chaos': kind}
+        if kind in ('502', '503', '504'):
+            return {'type': 'status', 'status': int(kind), 'chaos': kind}
+        if kind == 'status_after':
+            return {'type': 'status_after', 'status': rng.choice((502, 503, 504)), 'chaos': kind}
+        if kind in ('delay', 'delay_after'):
+            return {'type': kind, 'delay': chaos['delay'], 'chaos': kind}
+        return {'type': kind, 'chaos': kind}
+
     def take_fault(self, method, path):
+        """The fault for this API request: the first matching queued fault (after its `skip`), else chaos."""
         with self.lock:
             for fault in self.faults:
-                if fault.get('method') and fault['method'].upper() != method:
+                if not self.fault_matches(fault, method, path):
                     continue
-                if fault.get('path') and fault['path'].rstrip('/') != path.rstrip('/'):
+                if fault.get('skip', 0) > 0:
+                    fault['skip'] -= 1
                     continue
                 fault['count'] -= 1
                 if fault['count'] <= 0:
                     self.faults.remove(fault)
                 return dict(fault)
-            return None
+            return self.chaos_fault(method, path)
 
     def record(self, entry):
         with self.lock:
@@ -192,6 +313,56 @@ class Simulator(object):
     def requests_since(self, since):
         with self.lock:
             return [dict(e) for e in self.log if e['seq'] > since]
+
+    # ------------------------------------------------------------------ admin-only effects
+    def auto_pause(self, body):
+        """What Capgo's cron_rollout_auto_pause does when a stage fails (H `_b/triggers/cron_rollout_auto_pause.ts:108-140`)."""
+        with self.lock:
+            if self.classic:
+                raise bad('not_supported', 'classic has no rollouts')
+            app_id, name = body.get('app_id'), body.get('channel')
+            action = body.get('action', 'pause')
+            if action not in ('pause', 'rollback', 'notify'):
+                raise bad('invalid_auto_pause_action', 'action must be pause, rollback or notify')
+
+            def run():
+                row = self.store.channel(app_id, name)
+                if row is None:
+                    raise bad('cannot_find_channel', 'Cannot find channel', {'app_id': app_id, 'channel': name})
+                if row['rollout_version'] is None:
+                    raise bad('missing_rollout_version', 'The channel has no rollout to pause', {'channel': name})
+                now = now_canon()
+                reason = body.get('reason') or 'Auto-paused: failure rate above threshold'
+                patch = {'auto_pause_last_checked_at': now, 'auto_pause_last_triggered_at': now, 'rollout_pause_reason': reason}
+                if action == 'pause':
+                    patch['rollout_paused_at'] = now
+                elif action == 'rollback':
+                    patch.update({'rollout_enabled': 0, 'rollout_percentage_bps': 0, 'rollout_version': None, 'rollout_paused_at': None})
+                self.api.write_channel(row, patch)
+                return render_channel(self.store, self.store.channel_by_id(row['id']), self.rule)
+
+            return self.store.run_atomic(run)
+
+    def advance_clock(self, days):
+        """Age every device override by `days` and run the daily override cleanup of the profile (12.1 #8)."""
+        with self.lock:
+            def run():
+                delta = datetime.timedelta(days=float(days))
+                for row in self.store.q('SELECT app_id, device_id, created_at, updated_at FROM overrides'):
+                    created = to_canon(datetime.datetime.fromisoformat(row['created_at']) - delta)
+                    updated = to_canon(datetime.datetime.fromisoformat(row['updated_at']) - delta) if row['updated_at'] else None
+                    self.store.x('UPDATE overrides SET created_at = ?, updated_at = ? WHERE app_id = ? AND device_id = ?',
+                                 (created, updated, row['app_id'], row['device_id']))
+                if self.rule('api_overrides_never_expire'):
+                    return {'expired': 0}
+                now = utcnow()
+                month = now.month - 1 or 12
+                year = now.year - (1 if now.month == 1 else 0)
+                cutoff = to_canon(now.replace(year=year, month=month, day=min(now.day, 28)))
+                cur = self.store.x('DELETE FROM overrides WHERE COALESCE(updated_at, created_at) < ?', (cutoff,))
+                return {'expired': cur.rowcount}
+
+            return self.store.run_atomic(run)
 
     # ------------------------------------------------------------------ middleware
     def authenticate(self, headers, ip, method, resource):
@@ -204,17 +375,25 @@ class Simulator(object):
             self.failed_auth.pop(ip, None)
         if failed and failed[0] >= conf['failed_auth_limit']:
             raise self.api.too_many({'reason': 'too_many_failed_auth_attempts'}, conf['failed_auth_window'] - (now - failed[1]))
-        raw = headers.get('capgkey') or headers.get('authorization')
+        raw = headers.get('capgkey')
+        if raw is None:
+            raw = headers.get('authorization')   # capgkey ?? authorization: an empty capgkey wins (12.2 #6)
         if not raw:
+            self.count_failed_auth(ip, failed, now)   # a keyless request is a failed auth (12.2 #3)
             raise ApiError(401, 'no_key_provided', 'No key provided', {})
+        subkey = headers.get('x-limited-key-id')
+        if subkey is not None and self.rule('subkey_header_checked') and not re.match(r'^[1-9]\d*$', subkey):
+            self.count_failed_auth(ip, failed, now)
+            raise ApiError(401, 'invalid_subkey', 'Invalid x-limited-key-id', {})
         key = self.store.key_by_value(raw)
         if key is not None and key['expires_at'] and key['expires_at'] < time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime()):
             key = None
-        classic = self.profile == 'classic'
+        classic = self.classic
         if key is None or (classic and key['mode'] not in CLASSIC_MODES.get((method, resource), ())):
-            count = failed[0] + 1 if failed else 1
-            self.failed_auth[ip] = (count, now)
+            self.count_failed_auth(ip, failed, now)
             raise ApiError(401, 'invalid_apikey', 'Invalid apikey', {})
+        if subkey is not None and self.rule('subkey_header_checked'):
+            raise ApiError(401, 'invalid_subkey', 'Invalid subkey', {})   # the simulator has no sub-keys
         if classic:
             self.failed_auth.pop(ip, None)
         usage = self.key_usage.get(key['id'])
@@ -223,6 +402,9 @@ class Simulator(object):
         if count >= conf['key_rate_limit']:
             raise self.api.too_many({'reason': 'api_key_rate_limit_exceeded', 'apikey_id': key['id']}, conf['key_rate_window'])
         return key
+
+    def count_failed_auth(self, ip, failed, now):
+        self.failed_auth[ip] = ((failed[0] + 1) if failed else 1, now)
 
     @staticmethod
     def lower_device(body):
@@ -286,15 +468,20 @@ class Simulator(object):
             ok = True
             return result
         finally:
-            if ok or self.profile == 'current':
+            if ok or not self.classic:
                 recent.append(now)
                 if set_key is not None:
                     self.same_set[set_key] = now
 
-    def call_api(self, method, resource, headers, ip, raw, query):
-        """Returns (status, payload, headers, key_id). Raises ApiError (with .key_id attribute set when known)."""
+    def call_api(self, method, resource, headers, ip, raw, query, func_name=None, perm_error=False, notes=None):
+        """Returns (status, payload, headers, key_id). Raises ApiError (with .key_id attribute set when known).
+
+        `func_name`: the Api method (default `<method>_<resource>`); `perm_error`: the request's first permission
+        check fails as on a DB error; `notes`: a dict that receives extra request-log fields."""
         with self.lock:
             key_id = None
+            self.notes = notes if notes is not None else {}
+            self.perm_errors = 1 if perm_error else 0
             try:
                 key = self.authenticate(headers, ip, method, resource)
                 key_id = key['id']
@@ -302,7 +489,7 @@ class Simulator(object):
                     body = self.parse_body(raw)
                 else:
                     body = self.body_or_query(method, raw, query)
-                func = getattr(self.api, '%s_%s' % (method.lower(), resource))
+                func = getattr(self.api, func_name or '%s_%s' % (method.lower(), resource))
 
                 def run():
                     return self.store.run_atomic(lambda: func(key, body))
@@ -311,10 +498,14 @@ class Simulator(object):
                     status, payload = self.device_limits(method, body, run)
                 else:
                     status, payload = run()
+                self.notes['applied'] = True
                 return status, payload, {}, key_id
             except ApiError as err:
                 err.key_id = key_id
                 raise
+            finally:
+                self.notes = None
+                self.perm_errors = 0
 
 
 def error_body(status, code, message, more_info=None):
@@ -366,7 +557,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header('Content-Type', 'application/json; charset=UTF-8')
         self.send_header('Content-Length', str(len(data)))
         self.send_header('X-Worker-Source', 'capgo-simulator')
-        if self.sim.profile == 'current':
+        if not self.sim.classic:
             self.send_header('Content-Security-Policy', "default-src 'none'")
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -399,28 +590,52 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, UnicodeDecodeError):
             logged_body = None
         entry = {'time': time.time(), 'method': method, 'path': path, 'query': query, 'body': logged_body,
-                 'status': None, 'error': None, 'fault': None, 'key_id': None}
+                 'status': None, 'error': None, 'fault': None, 'fault_source': None, 'applied': False, 'key_id': None}
         fault = self.sim.take_fault(method, path)
+        kind = fault['type'] if fault is not None else None
         if fault is not None:
-            entry['fault'] = fault['type']
-            if fault['type'] == 'delay':
+            entry['fault'] = kind
+            entry['fault_source'] = 'chaos' if fault.get('chaos') else 'queue'
+            if kind == 'delay':
                 time.sleep(float(fault.get('delay', 1.0)))
-            else:
+            elif kind not in ('permission_error', 'drop_after', 'status_after', 'delay_after'):
                 self.apply_fault(fault, entry)
                 return
-        status, payload, headers = self.route(method, path, query, raw, entry)
+        status, payload, headers = self.route(method, path, query, raw, entry, perm_error=kind == 'permission_error')
+        if kind in ('drop_after', 'status_after', 'delay_after'):
+            # the handler ran (and committed when it succeeded); the client never gets that answer
+            entry['handler_status'] = status
+            entry['handler_error'] = entry['error']
+            entry['error'] = None
+            if kind == 'delay_after':
+                time.sleep(float(fault.get('delay', 1.0)))
+                entry['status'] = status
+                self.sim.record(entry)
+                self.send_json(status, payload, headers)
+                return
+            if kind == 'drop_after':
+                self.sim.record(entry)
+                raise DropConnection()
+            self.apply_fault({'type': 'status', 'status': fault.get('status', 502), 'retry_after': fault.get('retry_after')}, entry)
+            return
         entry['status'] = status
         self.sim.record(entry)
         self.send_json(status, payload, headers)
 
-    def route(self, method, path, query, raw, entry):
+    def route(self, method, path, query, raw, entry, perm_error=False):
         resource = path.strip('/')
-        if path not in ('/' + resource, '/' + resource + '/') or method not in ROUTES.get(resource, ()) \
-                or (resource == 'bundle' and method == 'POST' and self.sim.profile == 'classic'):
+        func_name = None
+        sub = SUB_ROUTES.get(path.rstrip('/'))
+        if sub is not None and method == sub[0] and self.sim.rule(sub[3]):
+            resource, func_name = sub[1], sub[2]
+        elif path not in ('/' + resource, '/' + resource + '/') or method not in ROUTES.get(resource, ()) \
+                or (resource == 'bundle' and method == 'POST' and not self.sim.rule('post_bundle_route')):
             entry['error'] = 'not_found'
             return 404, {'error': 'not_found', 'message': 'Not found'}, {}
+        notes = {}
         try:
-            status, payload, headers, key_id = self.sim.call_api(method, resource, self.headers, self.client_address[0], raw, query)
+            status, payload, headers, key_id = self.sim.call_api(method, resource, self.headers, self.client_address[0], raw, query,
+                                                                 func_name=func_name, perm_error=perm_error, notes=notes)
             entry['key_id'] = key_id
             return status, payload, headers
         except ApiError as err:
@@ -430,6 +645,8 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:  # pylint: disable=broad-except
             entry['error'] = 'unknown_error'
             return 500, {'error': 'unknown_error', 'message': 'Unknown error', 'moreInfo': {}}, {}
+        finally:
+            entry.update(notes)
 
     def apply_fault(self, fault, entry):
         kind = fault['type']
@@ -444,8 +661,11 @@ class Handler(BaseHTTPRequestHandler):
         retry_after = fault.get('retry_after')
         if kind == '429':
             retry_after = int(retry_after if retry_after is not None else 1)
-            if self.sim.profile == 'classic':
+            if self.sim.classic:
                 status, payload, headers = 429, {'error': 'too_many_requests', 'message': 'You are being rate limited'}, {}
+            elif fault.get('no_retry_after'):
+                payload = {'error': 'too_many_requests', 'message': 'Too many requests', 'moreInfo': {'reason': 'simulated_fault'}}
+                status, headers = 429, {}
             else:
                 reset = time.time() + retry_after
                 payload = {'error': 'too_many_requests', 'message': 'Too many requests',
@@ -499,10 +719,29 @@ class Handler(BaseHTTPRequestHandler):
                     for name, value in body.items():
                         if name not in DEFAULT_CONFIG:
                             raise bad('invalid_config', 'unknown config key %s' % name)
+                        if name == 'rules':
+                            if not isinstance(value, dict) or any(rule not in RULES for rule in value):
+                                raise bad('invalid_config', 'rules must map rule names of sim_rules.py to booleans')
+                            value = dict(sim.config_overrides.get('rules') or {}, **value)
                         sim.config_overrides[name] = value
                     if 'failed_auth_limit' in body or 'key_rate_limit' in body:
                         sim.clear_counters()
                 self.send_json(200, sim.config)
+            elif path == '/_sim/chaos' and method == 'POST':
+                self.send_json(200, {'status': 'ok', 'chaos': sim.set_chaos(body)})
+            elif path == '/_sim/chaos' and method == 'GET':
+                self.send_json(200, {'chaos': sim.chaos_report()})
+            elif path == '/_sim/chaos' and method == 'DELETE':
+                self.send_json(200, {'status': 'ok', 'chaos': sim.chaos_report(), 'stopped': sim.set_chaos(None) is None})
+            elif path == '/_sim/rollout/auto_pause' and method == 'POST':
+                self.send_json(200, {'status': 'ok', 'channel': sim.auto_pause(body)})
+            elif path == '/_sim/advance_clock' and method == 'POST':
+                self.send_json(200, dict({'status': 'ok'}, **sim.advance_clock(body.get('days', 0))))
+            elif path == '/_sim/rules' and method == 'GET':
+                with sim.lock:
+                    self.send_json(200, {'profile': sim.profile, 'rules': dict(
+                        (name, {'holds': sim.rule(name), 'profiles': list(spec[0]), 'doc': spec[1], 'source': spec[2]})
+                        for name, spec in sorted(RULES.items()))})
             elif path == '/_sim/shutdown' and method == 'POST':
                 self.send_json(200, {'status': 'ok'})
                 self.close_connection = True
@@ -519,7 +758,7 @@ class Handler(BaseHTTPRequestHandler):
 class SimulatorServer(object):
     """A running simulator: ``.url``, ``.port``, ``.sim`` and ``.stop()``."""
 
-    def __init__(self, host='127.0.0.1', port=0, profile='current', db=':memory:', seed=None):
+    def __init__(self, host='127.0.0.1', port=0, profile=DEFAULT_PROFILE, db=':memory:', seed=None):
         self.sim = Simulator(profile, db)
         if seed:
             self.sim.seed(seed)
@@ -553,7 +792,7 @@ class SimulatorServer(object):
         return self.sim.profile
 
 
-def start_simulator(profile='current', db=':memory:', port=0, host='127.0.0.1', seed=None):
+def start_simulator(profile=DEFAULT_PROFILE, db=':memory:', port=0, host='127.0.0.1', seed=None):
     """Start the simulator in a daemon thread and return the running SimulatorServer."""
     return SimulatorServer(host=host, port=port, profile=profile, db=db, seed=seed).start()
 
@@ -562,7 +801,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description='Local stateful fake of the Capgo public API.')
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=0)
-    parser.add_argument('--profile', choices=PROFILES, default='current')
+    parser.add_argument('--profile', choices=PROFILES, default=DEFAULT_PROFILE)
     parser.add_argument('--db', default=':memory:')
     parser.add_argument('--seed', help='JSON seed file (same format as POST /_sim/seed)')
     parser.add_argument('--port-file', help='write http://HOST:PORT to this file once listening')

@@ -16,6 +16,11 @@ CREATE TABLE IF NOT EXISTS apps (
     name TEXT,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS orgs (
+    org TEXT PRIMARY KEY,
+    enforce_encrypted_bundles INTEGER NOT NULL DEFAULT 0,
+    required_encryption_key TEXT
+);
 CREATE TABLE IF NOT EXISTS apikeys (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key_hash TEXT NOT NULL UNIQUE,
@@ -66,6 +71,7 @@ CREATE TABLE IF NOT EXISTS channels (
     electron INTEGER NOT NULL DEFAULT 1,
     disable_auto_update TEXT NOT NULL DEFAULT 'major',
     disable_auto_update_under_native INTEGER NOT NULL DEFAULT 1,
+    update_package TEXT NOT NULL DEFAULT 'all',
     allow_device_self_set INTEGER NOT NULL DEFAULT 0,
     allow_emulator INTEGER NOT NULL DEFAULT 1,
     allow_dev INTEGER NOT NULL DEFAULT 1,
@@ -124,7 +130,7 @@ CHANNEL_BOOLS = ('public', 'ios', 'android', 'electron', 'disable_auto_update_un
                  'allow_emulator', 'allow_dev', 'allow_device', 'allow_prod', 'rollout_enabled', 'auto_pause_enabled')
 DEVICE_BOOLS = ('is_prod', 'is_emulator')
 BUNDLE_JSON = ('manifest', 'native_packages')
-TABLES = ('overrides', 'devices', 'channels', 'bundles', 'apikeys', 'apps')
+TABLES = ('overrides', 'devices', 'channels', 'bundles', 'apikeys', 'apps', 'orgs')
 
 # seed aliases: API spellings accepted for channel columns
 CHANNEL_ALIASES = {
@@ -136,6 +142,7 @@ CHANNEL_ALIASES = {
     'rolloutPausedAt': 'rollout_paused_at',
     'rolloutPauseReason': 'rollout_pause_reason',
     'rolloutCacheTtlSeconds': 'rollout_cache_ttl_seconds',
+    'updatePackage': 'update_package',
     'channel': 'name',
 }
 
@@ -239,7 +246,14 @@ class Store(object):
             self.conn.execute('DELETE FROM %s' % table)
         self.conn.execute("DELETE FROM sqlite_sequence")
 
-    # ---- apps -------------------------------------------------------------
+    # ---- orgs / apps ------------------------------------------------------
+    def org(self, org):
+        """The org's settings row (defaults when it was never seeded)."""
+        row = self.one('SELECT * FROM orgs WHERE org = ?', (org,))
+        if row is None:
+            return {'org': org, 'enforce_encrypted_bundles': 0, 'required_encryption_key': None}
+        return row
+
     def app(self, app_id):
         return self.one('SELECT * FROM apps WHERE app_id = ?', (app_id,))
 
@@ -339,6 +353,8 @@ class Seeder(object):
         return existing
 
     def run(self, seed):
+        for item in seed.get('orgs') or []:
+            self.org(item)
         for item in seed.get('apps') or []:
             self.app(item['app_id'], item.get('org'))
         for item in seed.get('keys') or []:
@@ -354,6 +370,13 @@ class Seeder(object):
         if seed.get('generate'):
             self.generate(seed['generate'])
         return self.counts
+
+    def org(self, item):
+        """Org settings: {"org": "org1", "enforce_encrypted_bundles": true, "required_encryption_key": "..."}."""
+        self.store.x('INSERT INTO orgs (org, enforce_encrypted_bundles, required_encryption_key) VALUES (?, ?, ?) '
+                     'ON CONFLICT (org) DO UPDATE SET enforce_encrypted_bundles = excluded.enforce_encrypted_bundles, '
+                     'required_encryption_key = excluded.required_encryption_key',
+                     (item.get('org') or 'org1', 1 if item.get('enforce_encrypted_bundles') else 0, item.get('required_encryption_key')))
 
     def key(self, item):
         org = item.get('org') or 'org1'
@@ -376,6 +399,7 @@ class Seeder(object):
                 cols[key] = to_canon(cols[key])
         if 'deleted' in cols:
             cols['deleted'] = 1 if cols['deleted'] else 0
+        self.package_columns(item['app_id'], name, cols)
         existing = self.store.bundle_by_name(item['app_id'], name)
         if existing is not None:
             self.store.x('DELETE FROM bundles WHERE id = ?', (existing['id'],))
@@ -385,6 +409,29 @@ class Seeder(object):
             self.store.x('UPDATE bundles SET id = ? WHERE id = ?', (existing['id'], row['id']))
         self.counts['bundles'] += 1
 
+    @staticmethod
+    def package_columns(app_id, name, cols):
+        """What a bundle can serve (12.1 #6 guard): a full zip (`r2_path`, or an external URL) and/or delta files
+        (`manifest` entries / `manifest_count`). Seed helpers: `zip` (default true: an r2_path is set unless the seed
+        gives storage columns) and `delta` (default false; true sets manifest_count 1)."""
+        has_zip = cols.pop('zip', None)
+        has_delta = cols.pop('delta', None)
+        if has_zip is None:
+            has_zip = True
+            if 'r2_path' in cols or cols.get('external_url') or cols.get('storage_provider') in ('external', 'r2-direct'):
+                has_zip = None   # the seed describes storage itself
+        if has_zip is True and not cols.get('r2_path') and not cols.get('external_url'):
+            cols['r2_path'] = 'orgs/sim/apps/%s/%s.zip' % (app_id, name)
+        elif has_zip is False:
+            cols['r2_path'] = None
+            if cols.get('storage_provider') == 'external':
+                cols['external_url'] = None
+        if has_delta:
+            cols.setdefault('manifest_count', 1)
+        elif has_delta is False:
+            cols['manifest_count'] = 0
+            cols['manifest'] = None
+
     def resolve_bundle(self, app_id, ref):
         if ref is None:
             return None
@@ -392,7 +439,9 @@ class Seeder(object):
             return ref
         row = self.store.bundle_by_name(app_id, ref)
         if row is None:
-            row = self.store.insert_bundle(app_id, ref)
+            cols = {}
+            self.package_columns(app_id, ref, cols)
+            row = self.store.insert_bundle(app_id, ref, **cols)
             self.counts['bundles'] += 1
         return row['id']
 
@@ -462,9 +511,10 @@ class Seeder(object):
         rows = []
         for i in range(1, nbundles + 1):
             stamp = to_canon(base + datetime.timedelta(minutes=i))
-            rows.append((app_id, '1.0.%d' % i, stamp, stamp, org, 'r2'))
-        cur = self.store.conn.executemany('INSERT OR IGNORE INTO bundles (app_id, name, created_at, updated_at, owner_org, storage_provider) '
-                                          'VALUES (?, ?, ?, ?, ?, ?)', rows)
+            name = '1.0.%d' % i
+            rows.append((app_id, name, stamp, stamp, org, 'r2', 'orgs/sim/apps/%s/%s.zip' % (app_id, name)))
+        cur = self.store.conn.executemany('INSERT OR IGNORE INTO bundles (app_id, name, created_at, updated_at, owner_org, storage_provider, r2_path) '
+                                          'VALUES (?, ?, ?, ?, ?, ?, ?)', rows)
         self.counts['bundles'] += max(cur.rowcount, 0)
         nchannels = int(gen.get('channels') or 0)
         placeholder = self.store.ensure_placeholders(app_id)['id'] if self.classic else None

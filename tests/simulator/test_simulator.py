@@ -81,7 +81,7 @@ class Client(object):
         return [c for c in self.state()['channels'] if c['name'] == name][0]
 
 
-@pytest.fixture(params=['current', 'classic'])
+@pytest.fixture(params=['latest', 'current', 'classic'])
 def api(server, request):
     client = Client(server.url, request.param)
     client.admin('POST', 'reset', {'profile': request.param})
@@ -157,7 +157,7 @@ def test_failed_auth_block(api):
         err(api.call('GET', '/channel', key='bad', params={'app_id': APP}), 401, 'invalid_apikey')
     resp = api.call('GET', '/channel', params={'app_id': APP})
     err(resp, 429, 'too_many_requests')
-    if api.profile == 'current':
+    if api.profile != 'classic':
         assert resp.json()['moreInfo']['reason'] == 'too_many_failed_auth_attempts'
 
 
@@ -167,7 +167,7 @@ def test_key_rate_limit(api):
     assert api.call('GET', '/channel', params={'app_id': APP}).status_code == 200
     resp = api.call('GET', '/channel', params={'app_id': APP})
     err(resp, 429, 'too_many_requests')
-    if api.profile == 'current':
+    if api.profile != 'classic':
         assert resp.json()['moreInfo']['reason'] == 'api_key_rate_limit_exceeded'
         assert 'Retry-After' in resp.headers
     else:
@@ -190,11 +190,14 @@ def test_envelopes(api):
 def test_channel_fields(api):
     api.seed(bundles=[{'app_id': APP, 'name': '1.0.0'}], channels=[{'app_id': APP, 'name': 'production', 'version': '1.0.0'}])
     chan = api.call('GET', '/channel', params={'app_id': APP, 'channel': 'production'}).json()
-    for hidden in ('ios', 'android', 'electron', 'owner_org'):
+    for hidden in ('electron', 'owner_org'):
         assert hidden not in chan
+    # 12.1 #7: latest returns ios/android (and 12.1 #6 updatePackage); HEAD and classic do not
+    assert (chan.get('ios'), chan.get('android')) == ((True, True) if api.profile == 'latest' else (None, None))
+    assert chan.get('updatePackage') == ('all' if api.profile == 'latest' else None)
     assert chan['version']['name'] == '1.0.0'
     assert chan['disableAutoUpdate'] == 'major' and chan['disableAutoUpdateUnderNative'] is True
-    assert ('rolloutPercentageBps' in chan) == (api.profile == 'current')
+    assert ('rolloutPercentageBps' in chan) == (api.profile != 'classic')
     body = err(api.call('GET', '/channel', params={'app_id': APP, 'channel': 'missing'}), 400, 'cannot_find_version')
     assert body['moreInfo']['supabaseError']['code'] == 'PGRST116'
 
@@ -213,6 +216,12 @@ def test_channel_page_arithmetic(api):
         return [c['name'] for c in resp.json()]
     assert page(None) == ['ch-%04d' % i for i in range(1, 51)]
     assert page('0') == page(None)
+    if api.profile == 'latest':
+        # 12.1 #7: Math.trunc(Number(page)); invalid or negative -> 0; clean 50-row windows
+        assert page('1') == ['ch-%04d' % i for i in range(51, 101)]
+        assert page('1.7') == page('1') and page('abc') == page(None) and page('-3') == page(None)
+        assert len(page('24')) == 34 and page('25') == []
+        return
     one = page('1')
     assert len(one) == 500 and one[0] == 'ch-0051' and one[-1] == 'ch-0550'
     two = page('2')
@@ -228,14 +237,21 @@ def test_channel_page_arithmetic(api):
 
 
 def test_bundle_get_empty_and_paging(api):
-    body = err(api.call('GET', '/bundle', params={'app_id': APP}), 400, 'cannot_get_bundle')
-    assert body['message'] == 'Cannot get bundle' and body['moreInfo']['supabaseError'] is None
+    if api.profile == 'latest':   # 12.1 #1
+        resp = api.call('GET', '/bundle', params={'app_id': APP})
+        assert resp.status_code == 200 and resp.json() == []
+    else:
+        body = err(api.call('GET', '/bundle', params={'app_id': APP}), 400, 'cannot_get_bundle')
+        assert body['message'] == 'Cannot get bundle' and body['moreInfo']['supabaseError'] is None
     api.seed(generate={'app_id': APP, 'bundles': 120}, bundles=[{'app_id': APP, 'name': '0.0.1', 'deleted': True}])
     first = api.call('GET', '/bundle', params={'app_id': APP}).json()
     assert len(first) == 50 and first[0]['name'] == '1.0.120'
     assert len(api.call('GET', '/bundle', params={'app_id': APP, 'page': '1'}).json()) == 70
-    body = err(api.call('GET', '/bundle', params={'app_id': APP, 'page': '5'}), 400, 'cannot_get_bundle')
-    assert body['moreInfo']['supabaseError'] is None
+    if api.profile == 'latest':
+        assert api.call('GET', '/bundle', params={'app_id': APP, 'page': '5'}).json() == []
+    else:
+        body = err(api.call('GET', '/bundle', params={'app_id': APP, 'page': '5'}), 400, 'cannot_get_bundle')
+        assert body['moreInfo']['supabaseError'] is None
     body = err(api.call('GET', '/bundle', params={'app_id': APP, 'page': 'x'}), 400, 'cannot_get_bundle')
     assert body['moreInfo']['supabaseError'] is not None
 
@@ -248,7 +264,7 @@ def test_device_get_single(api):
     err(api.call('GET', '/device', params={'app_id': APP, 'device_id': 'ghost'}), 404, 'device_not_found')
     dev = api.call('GET', '/device', params={'app_id': APP, 'device_id': 'SEEN'}).json()
     assert dev['device_id'] == 'seen' and dev['channel'] == 'beta'
-    expected = '2026-01-02T03:04:05.000Z' if api.profile == 'current' else '2026-01-02 03:04:05'
+    expected = '2026-01-02T03:04:05.000Z' if api.profile != 'classic' else '2026-01-02 03:04:05'
     assert dev['updated_at'] == expected
 
 
@@ -308,7 +324,7 @@ def test_same_set_429(api):
     assert api.call('DELETE', '/device', body={'app_id': APP, 'device_id': 'dev1'}).status_code == 200
     resp = api.call('POST', '/device', body=body)
     err(resp, 429, 'too_many_requests')
-    if api.profile == 'current':
+    if api.profile != 'classic':
         info = resp.json()['moreInfo']
         assert info['device_id'] == 'dev1' and info['retryAfterSeconds'] > 0
         assert int(resp.headers['Retry-After']) > 0
@@ -319,19 +335,19 @@ def test_same_set_429(api):
     failing = {'app_id': APP, 'device_id': 'dev2', 'channel': 'later'}
     err(api.call('POST', '/device', body=failing), 404, 'channel_not_found')
     api.seed(channels=[{'app_id': APP, 'name': 'later'}])
-    expected = 429 if api.profile == 'current' else 200
+    expected = 429 if api.profile != 'classic' else 200
     assert api.call('POST', '/device', body=failing).status_code == expected
 
 
 def test_device_ops_per_second(api):
     api.seed(devices=[{'app_id': APP, 'device_id': 'fast'}])
     params = {'app_id': APP, 'device_id': 'fast'}
-    limit = 5 if api.profile == 'current' else 1
+    limit = 5 if api.profile != 'classic' else 1
     codes = [api.call('GET', '/device', params=params).status_code for dummy in range(limit + 1)]
     assert codes == [200] * limit + [429]
     # failed ops count in current only (try/finally), so a never-seen device trips the limit there
     codes = [api.call('GET', '/device', params={'app_id': APP, 'device_id': 'ghost'}).status_code for dummy in range(limit + 1)]
-    assert codes == ([404] * limit + [429] if api.profile == 'current' else [404] * (limit + 1))
+    assert codes == ([404] * limit + [429] if api.profile != 'classic' else [404] * (limit + 1))
 
 
 # ---------------------------------------------------------------------------------------------- channels
@@ -360,7 +376,7 @@ def test_version_omitted(api):
     api.seed(bundles=[{'app_id': APP, 'name': '1.0.0'}], channels=[{'app_id': APP, 'name': 'production', 'version': '1.0.0'}])
     assert api.call('POST', '/channel', body={'app_id': APP, 'channel': 'production', 'allow_dev': False}).status_code == 200
     chan = api.call('GET', '/channel', params={'app_id': APP, 'channel': 'production'}).json()
-    if api.profile == 'current':
+    if api.profile != 'classic':
         assert chan['version']['name'] == '1.0.0'
     else:
         assert chan['version']['name'] == 'unknown'
@@ -369,20 +385,20 @@ def test_version_omitted(api):
 def test_version_special_values(api):
     api.seed(bundles=[{'app_id': APP, 'name': '1.0.0'}], channels=[{'app_id': APP, 'name': 'production', 'version': '1.0.0'}])
     resp = api.call('POST', '/channel', body={'app_id': APP, 'channel': 'production', 'version': 'builtin'})
-    if api.profile == 'current':
+    if api.profile != 'classic':
         assert resp.status_code == 200
         assert api.call('GET', '/channel', params={'app_id': APP, 'channel': 'production'}).json()['version'] is None
     else:
         err(resp, 500, 'unknown_error')
     err(api.call('POST', '/channel', body={'app_id': APP, 'channel': 'production', 'version': '9.9.9'}), 500, 'unknown_error')
     resp = api.call('POST', '/channel', body={'app_id': APP, 'channel': 'fresh', 'version': '9.9.9'})
-    if api.profile == 'current':
+    if api.profile != 'classic':
         err(resp, 400, 'cannot_find_version')
     else:
         err(resp, 500, 'unknown_error')
     assert not [c for c in api.state()['channels'] if c['name'] == 'fresh']
     resp = api.call('POST', '/channel', body={'app_id': APP, 'channel': 'fresh', 'version': '1.0.0'})
-    expected = {'status', 'id', 'public'} if api.profile == 'current' else {'status'}
+    expected = {'status', 'id', 'public'} if api.profile != 'classic' else {'status'}
     assert set(resp.json()) == expected
 
 
@@ -405,7 +421,7 @@ def test_rollout_current(cur):
     cur.call('POST', '/channel', body={'app_id': APP, 'channel': 'production', 'rolloutVersion': '1.2.0', 'rolloutEnabled': True})
     cur.call('POST', '/channel', body={'app_id': APP, 'channel': 'production', 'version': '1.0.0'})
     chan = cur.call('GET', '/channel', params={'app_id': APP, 'channel': 'production'}).json()
-    assert chan['version']['name'] == '1.0.0' and chan['rollout_version'] is None   # leftover rollout cleared
+    assert chan['version']['name'] == '1.0.0' and chan['rollout_version_info']['name'] == '1.2.0'   # HEAD keeps it (12.1 #3)
 
 
 def test_delete_channel_current(cur):
@@ -437,7 +453,7 @@ def test_delete_bundle(api):
     assert api.call('DELETE', '/bundle', body={'app_id': APP, 'version': '1.0.1'}).status_code == 200
     second = api.call('DELETE', '/bundle', body={'app_id': APP, 'version': '1.0.1'})
     linked = api.call('DELETE', '/bundle', body={'app_id': APP, 'version': '1.0.0'})
-    if api.profile == 'current':
+    if api.profile != 'classic':
         err(second, 400, 'cannot_delete_version')
         err(linked, 400, 'cannot_delete_linked_version')
     else:
@@ -449,7 +465,7 @@ def test_delete_body_wins_over_query(api):
     resp = api.call('DELETE', '/bundle', params={'version': '1.0.1'}, body={'app_id': APP})
     assert resp.json() == {'status': 'ok'}
     live = {b['name'] for b in api.state()['bundles'] if not b['deleted'] and b['app_id'] == APP}
-    assert live == ({'1.0.0'} if api.profile == 'current' else set())
+    assert live == ({'1.0.0'} if api.profile != 'classic' else set())
     err(api.call('DELETE', '/bundle'), 400, 'invalid_json_parse_body')
     assert api.call('DELETE', '/device', params={'app_id': APP, 'device_id': 'x'}).status_code == 200
 
@@ -474,7 +490,7 @@ def test_fault_429(api):
     api.admin('POST', 'faults', {'faults': [{'type': '429', 'retry_after': 3, 'path': '/channel'}]})
     resp = api.call('GET', '/channel', params={'app_id': APP})
     err(resp, 429, 'too_many_requests')
-    if api.profile == 'current':
+    if api.profile != 'classic':
         assert resp.headers['Retry-After'] == '3' and resp.json()['moreInfo']['retryAfterSeconds'] == 3
     else:
         assert 'Retry-After' not in resp.headers and 'moreInfo' not in resp.json()
@@ -554,6 +570,6 @@ def test_cli_sigterm(tmp_path):
 
 def test_cli_shutdown_endpoint(tmp_path):
     proc, line, url = start_cli(tmp_path)
-    assert line.endswith('profile=current')
+    assert line.endswith('profile=latest')
     assert requests.post(url + '/_sim/shutdown', timeout=5).json() == {'status': 'ok'}
     assert proc.wait(timeout=5) == 0
