@@ -52,11 +52,11 @@ class Client(object):
     def call(self, method, path, body=None, key=KEY_ALL, headers=None, data=None):
         hdrs = {'authorization': key} if key else {}
         hdrs.update(headers or {})
-        status, payload, _ = self.raw(method, path, body, hdrs, data)
+        status, payload = self.raw(method, path, body, hdrs, data)[:2]
         return status, payload
 
     def admin(self, method, path, body=None):
-        status, payload, _ = self.raw(method, '/_sim/' + path, body)
+        status, payload = self.raw(method, '/_sim/' + path, body)[:2]
         assert status == 200, payload
         return payload
 
@@ -153,12 +153,14 @@ def test_list_paging_needs_de_duplication(rbac):
     busy = page_through(rbac, 3, touch)
     assert busy.count(first_page[0]) == 2, busy          # the updated row moved: a client must de-duplicate
     rbac.admin('POST', 'config', {'app_list_order': 'shuffle'})
-    orders = set(tuple(r['app_id'] for r in rbac.call('GET', '/app?limit=50')[1]) for _ in range(4))
+    orders = set(tuple(r['app_id'] for r in rbac.call('GET', '/app?limit=50')[1]) for dummy in range(4))
     assert len(orders) > 1
 
 
 def test_put_validation_and_retention_seconds(rbac):
-    put = lambda body, **kw: rbac.call('PUT', '/app/' + APP, body, **kw)   # noqa: E731
+    def put(body, **kw):
+        return rbac.call('PUT', '/app/' + APP, body, **kw)
+
     err(put({'retention': 63113904}), 400, 'retention_to_big')
     err(put({'retention': -1}), 400, 'retention_to_small')
     for bad_value in (1.5, '100', None, True):
