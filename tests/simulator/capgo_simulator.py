@@ -344,7 +344,8 @@ class Simulator(object):
             return self.store.run_atomic(run)
 
     def advance_clock(self, days):
-        """Age every device override by `days` and run the daily override cleanup of the profile (12.1 #8)."""
+        """Age device overrides and soft-deleted bundles by `days`, then run the profile's daily cleanups
+        (override expiry 12.1 #8, bundle purge 12.2 #7)."""
         with self.lock:
             def run():
                 delta = datetime.timedelta(days=float(days))
@@ -353,14 +354,27 @@ class Simulator(object):
                     updated = to_canon(datetime.datetime.fromisoformat(row['updated_at']) - delta) if row['updated_at'] else None
                     self.store.x('UPDATE overrides SET created_at = ?, updated_at = ? WHERE app_id = ? AND device_id = ?',
                                  (created, updated, row['app_id'], row['device_id']))
-                if self.rule('api_overrides_never_expire'):
-                    return {'expired': 0}
                 now = utcnow()
+                # soft-deleted bundles: purged after 90 days (classic: one year) unless a channel links them (12.2 #7)
+                purged = 0
+                keep_days = 90 if self.rule('bundle_purge_90_days') else 365
+                linked = set()
+                for row in self.store.q('SELECT version, rollout_version FROM channels'):
+                    linked.update(v for v in (row['version'], row['rollout_version']) if v is not None)
+                for row in self.store.q('SELECT id, name, deleted_at FROM bundles WHERE deleted = 1 AND deleted_at IS NOT NULL'):
+                    aged = datetime.datetime.fromisoformat(row['deleted_at']) - delta
+                    self.store.x('UPDATE bundles SET deleted_at = ? WHERE id = ?', (to_canon(aged), row['id']))
+                    if aged < now - datetime.timedelta(days=keep_days) and row['id'] not in linked \
+                            and row['name'] not in ('unknown', 'builtin'):
+                        self.store.x('DELETE FROM bundles WHERE id = ?', (row['id'],))
+                        purged += 1
+                if self.rule('api_overrides_never_expire'):
+                    return {'expired': 0, 'purged_bundles': purged}
                 month = now.month - 1 or 12
                 year = now.year - (1 if now.month == 1 else 0)
                 cutoff = to_canon(now.replace(year=year, month=month, day=min(now.day, 28)))
                 cur = self.store.x('DELETE FROM overrides WHERE COALESCE(updated_at, created_at) < ?', (cutoff,))
-                return {'expired': cur.rowcount}
+                return {'expired': cur.rowcount, 'purged_bundles': purged}
 
             return self.store.run_atomic(run)
 
@@ -608,10 +622,13 @@ class Handler(BaseHTTPRequestHandler):
             entry['handler_error'] = entry['error']
             entry['error'] = None
             if kind == 'delay_after':
-                time.sleep(float(fault.get('delay', 1.0)))
                 entry['status'] = status
                 self.sim.record(entry)
-                self.send_json(status, payload, headers)
+                time.sleep(float(fault.get('delay', 1.0)))
+                try:
+                    self.send_json(status, payload, headers)
+                except OSError:
+                    self.close_connection = True   # the client gave up waiting
                 return
             if kind == 'drop_after':
                 self.sim.record(entry)

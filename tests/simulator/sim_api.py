@@ -1200,7 +1200,7 @@ class Api(object):
 
     # ------------------------------------------------------------------ rate limit bodies
     def too_many(self, more_info, retry_after):
-        retry_after = max(1, int(math.ceil(retry_after)))
+        retry_after = max(0, int(math.ceil(retry_after)))   # HEAD: Retry-After can be 0 (12.2 #6)
         if self.classic:
             return ApiError(429, 'too_many_requests', 'You are being rate limited', {},
                             body={'error': 'too_many_requests', 'message': 'You are being rate limited'})

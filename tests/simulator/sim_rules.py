@@ -29,6 +29,8 @@ RULES = {
     'put_bundle_bad_id_cannot_set': (HEAD_ON, '12.2 #6', 'H `_b/public/bundle/set_channel.ts` (DB error -> cannot_set_bundle_to_channel)'),
     'device_limit_number_coercion': (HEAD_ON, '12.2 #6', 'H `_b/public/device/get.ts` (`Number(limit)`)'),
     'delete_device_missing_id_first': (HEAD_ON, '12.2 #6', 'H `_b/public/device/delete.ts`'),
+    'bundle_purge_90_days': (HEAD_ON, '12.2 #7 (classic: one year, 11.2 #12)',
+                             'H cron; C `supabase/migrations/20260113160650_delete_old_deleted_versions.sql:41-51`'),
     # ---- latest only (12.1) ------------------------------------------------------------------------------
     'bundle_list_empty_ok': (LATEST, '12.1 #1', '`_b/public/bundle/get.ts`@`df1e4fa9`'),
     'publicize_needs_update_settings': (LATEST, '12.1 #2', '`_b/public/channel/post.ts`@`25cc511d` (`isPublicizing`)'),

@@ -98,6 +98,23 @@ def cur(server):
 
 
 @pytest.fixture
+def lat(server):
+    client = Client(server.url, 'latest')
+    client.admin('POST', 'reset', {'profile': 'latest'})
+    client.seed()
+    return client
+
+
+@pytest.fixture(params=['latest', 'current'])
+def head(server, request):
+    """The two RBAC generations (HEAD and latest)."""
+    client = Client(server.url, request.param)
+    client.admin('POST', 'reset', {'profile': request.param})
+    client.seed()
+    return client
+
+
+@pytest.fixture
 def classic(server):
     client = Client(server.url, 'classic')
     client.admin('POST', 'reset', {'profile': 'classic'})
@@ -573,3 +590,417 @@ def test_cli_shutdown_endpoint(tmp_path):
     assert line.endswith('profile=latest')
     assert requests.post(url + '/_sim/shutdown', timeout=5).json() == {'status': 'ok'}
     assert proc.wait(timeout=5) == 0
+
+
+# ---------------------------------------------------------------------------------------------- generations (issue 13)
+
+ROLLOUT_SEED = {
+    'bundles': [{'app_id': APP, 'name': n} for n in ('1.0.0', '1.1.0', '1.2.0', '1.3.0')],
+    'channels': [{'app_id': APP, 'name': 'production', 'version': '1.0.0', 'rollout_version': '1.1.0',
+                  'rollout_percentage_bps': 2500, 'rollout_enabled': True}],
+}
+
+
+def seed_rollout(client):
+    client.seed(bundles=ROLLOUT_SEED['bundles'], channels=ROLLOUT_SEED['channels'])
+    return client.channel('production')
+
+
+def get_chan(client, name='production'):
+    resp = client.call('GET', '/channel', params={'app_id': APP, 'channel': name})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def test_rules_table_per_profile(api):
+    rules = api.admin('GET', 'rules')
+    assert rules['profile'] == api.profile
+    holds = dict((name, spec['holds']) for name, spec in rules['rules'].items())
+    assert holds['bundle_list_empty_ok'] == (api.profile == 'latest')
+    assert holds['post_bundle_checksum_required'] == (api.profile != 'classic')
+    assert holds['classic_api'] == (api.profile == 'classic')
+    assert all(spec['source'] and spec['doc'] for spec in rules['rules'].values())
+    # a test can flip one rule; reset restores the profile's own
+    api.admin('POST', 'config', {'rules': {'bundle_list_empty_ok': True}})
+    assert api.call('GET', '/bundle', params={'app_id': APP}).json() == []
+    api.admin('POST', 'reset', {'profile': api.profile})
+    assert api.admin('GET', 'rules')['rules']['bundle_list_empty_ok']['holds'] == (api.profile == 'latest')
+
+
+def test_bundle_app_not_found_switch(lat):
+    err(lat.call('GET', '/bundle', key=KEY_LIMITED, params={'app_id': APP}), 400, 'cannot_get_bundle')
+    lat.admin('POST', 'config', {'bundle_app_not_found_404': True})
+    err(lat.call('GET', '/bundle', key=KEY_LIMITED, params={'app_id': APP}), 404, 'app_not_found')
+    err(lat.call('GET', '/bundle', params={'app_id': 'com.unknown.app'}), 404, 'app_not_found')
+
+
+def test_publicize_needs_update_settings(head):
+    resp = head.call('POST', '/channel', key=KEY_WRITE, body={'app_id': APP, 'channel': 'store', 'public': True})
+    if head.profile == 'latest':   # 12.1 #2: app_developer lacks app.update_settings
+        err(resp, 400, 'cannot_access_app')
+        assert head.state()['channels'] == []
+        assert head.call('POST', '/channel', key=KEY_WRITE, body={'app_id': APP, 'channel': 'store', 'public': False}).status_code == 200
+    else:
+        assert resp.status_code == 200
+    assert head.call('POST', '/channel', body={'app_id': APP, 'channel': 'store', 'public': True}).status_code == 200
+    assert head.call('POST', '/channel', body={'app_id': APP, 'channel': 'store', 'public': True}).status_code == 200
+
+
+def test_reset_rollout_on_stable_bundle(head):
+    before = seed_rollout(head)
+    assert head.call('POST', '/channel', body={'app_id': APP, 'channel': 'production', 'version': '1.2.0'}).status_code == 200
+    after = head.channel('production')
+    assert after['version_name'] == '1.2.0'
+    if head.profile == 'latest':   # 12.1 #3: target cleared, rollout_id rotated, percentage kept
+        assert after['rollout_version'] is None and after['rollout_enabled'] is False
+        assert after['rollout_percentage_bps'] == 2500 and after['rollout_id'] != before['rollout_id']
+    else:
+        assert after['rollout_version_name'] == '1.1.0' and after['rollout_enabled'] is True and after['rollout_id'] == before['rollout_id']
+    # naming the same candidate again in that write does not keep it: the trigger compares OLD and NEW
+    # rollout_version, and an unchanged value is "not distinct" (migration 20260817183821)
+    head.seed(channels=ROLLOUT_SEED['channels'])
+    body = {'app_id': APP, 'channel': 'production', 'version': '1.3.0', 'rolloutVersion': '1.1.0'}
+    assert head.call('POST', '/channel', body=body).status_code == 200
+    assert head.channel('production')['rollout_version_name'] == (None if head.profile == 'latest' else '1.1.0')
+    # a different candidate in the same write is kept
+    head.seed(channels=ROLLOUT_SEED['channels'])
+    body = {'app_id': APP, 'channel': 'production', 'version': '1.3.0', 'rolloutVersion': '1.2.0'}
+    assert head.call('POST', '/channel', body=body).status_code == 200
+    assert head.channel('production')['rollout_version_name'] == '1.2.0'
+    # PUT /bundle is another write path of the same trigger
+    head.seed(channels=ROLLOUT_SEED['channels'])
+    chan = head.channel('production')
+    bundle = [b for b in head.state()['bundles'] if b['name'] == '1.2.0'][0]
+    resp = head.call('PUT', '/bundle', body={'app_id': APP, 'version_id': bundle['id'], 'channel_id': chan['id'], 'target': 'stable'})
+    assert resp.status_code == 200, resp.text
+    after = head.channel('production')
+    assert after['version_name'] == '1.2.0'
+    assert (after['rollout_version'] is None) == (head.profile == 'latest')
+
+
+def test_put_bundle_target(head):
+    chan = seed_rollout(head)
+    ids = dict((b['name'], b['id']) for b in head.state()['bundles'])
+    resp = head.call('PUT', '/bundle', body={'app_id': APP, 'version_id': ids['1.3.0'], 'channel_id': chan['id']})
+    assert resp.status_code == 200, resp.text
+    after = head.channel('production')
+    if head.profile == 'latest':   # 12.1 #4: auto on a channel with a rollout -> the rollout target
+        assert resp.json()['assignmentTarget'] == 'rollout' and 'rollout target' in resp.json()['message']
+        assert after['version_name'] == '1.0.0' and after['rollout_version_name'] == '1.3.0'
+        err(head.call('PUT', '/bundle', body={'app_id': APP, 'version_id': ids['1.3.0'], 'channel_id': chan['id'], 'target': 'x'}),
+            400, 'invalid_target')
+        head.seed(channels=[{'app_id': APP, 'name': 'empty', 'version': None}])
+        empty = head.channel('empty')
+        err(head.call('PUT', '/bundle', body={'app_id': APP, 'version_id': ids['1.3.0'], 'channel_id': empty['id'], 'target': 'rollout'}),
+            400, 'cannot_set_rollout_without_stable')
+    else:
+        assert 'assignmentTarget' not in resp.json() and after['version_name'] == '1.3.0'
+    err(head.call('PUT', '/bundle', body={'app_id': APP, 'version_id': 'abc', 'channel_id': chan['id']}), 400, 'cannot_set_bundle_to_channel')
+    err(head.call('PUT', '/bundle', body={'app_id': APP, 'version_id': 99999, 'channel_id': chan['id']}), 400, 'cannot_find_version')
+
+
+def test_rollout_disable_and_advance(head):
+    seed_rollout(head)
+    body = {'app_id': APP, 'channel': 'production', 'rolloutEnabled': False}
+    assert head.call('POST', '/channel', body=body).status_code == 200
+    after = head.channel('production')
+    assert after['rollout_enabled'] is False
+    assert (after['rollout_version'] is None) == (head.profile == 'latest')   # 12.1 #5: disabling unlinks
+    assert head.call('POST', '/channel', body={'app_id': APP, 'channel': 'new', 'rolloutEnabled': False}).status_code == 200
+    head.seed(channels=ROLLOUT_SEED['channels'])
+    resp = head.call('POST', '/channel', body={'app_id': APP, 'channel': 'production', 'advanceRollout': True, 'rolloutVersion': '1.2.0'})
+    assert resp.status_code == 200, resp.text
+    after = head.channel('production')
+    if head.profile == 'latest':   # the candidate becomes stable, the new bundle the candidate
+        assert (after['version_name'], after['rollout_version_name'], after['rollout_enabled']) == ('1.1.0', '1.2.0', True)
+        err(head.call('POST', '/channel', body={'app_id': APP, 'channel': 'production', 'advanceRollout': True}), 400, 'missing_rollout_version')
+    else:                          # HEAD ignores the unknown field
+        assert (after['version_name'], after['rollout_version_name']) == ('1.0.0', '1.2.0')
+
+
+def test_update_package(head):
+    head.seed(bundles=[{'app_id': APP, 'name': '1.0.0'}, {'app_id': APP, 'name': '2.0.0', 'zip': False, 'delta': True},
+                       {'app_id': APP, 'name': '3.0.0'}],
+              channels=[{'app_id': APP, 'name': 'production', 'version': '1.0.0'}])
+    body = {'app_id': APP, 'channel': 'production', 'updatePackage': 'zip'}
+    if head.profile == 'current':
+        assert head.call('POST', '/channel', body=body).status_code == 200
+        assert 'updatePackage' not in get_chan(head) and head.channel('production')['update_package'] == 'all'
+        return
+    err(head.call('POST', '/channel', body=dict(body, updatePackage='tar')), 400, 'invalid_update_package')
+    assert head.call('POST', '/channel', body=body).status_code == 200
+    assert get_chan(head)['updatePackage'] == 'zip'
+    # the guard names the channel and the bundle and says what is missing
+    resp = head.call('POST', '/channel', body={'app_id': APP, 'channel': 'production', 'version': '2.0.0'})
+    msg = err(resp, 400, 'channel_zip_required')['message']
+    assert '"production"' in msg and '"2.0.0"' in msg and 'no zip' in msg
+    assert head.channel('production')['version_name'] == '1.0.0'
+    resp = head.call('POST', '/channel', body={'app_id': APP, 'channel': 'production', 'updatePackage': 'delta'})
+    assert '"1.0.0"' in err(resp, 400, 'channel_delta_required')['message']
+    ids = dict((b['name'], b['id']) for b in head.state()['bundles'])
+    chan = head.channel('production')
+    err(head.call('PUT', '/bundle', body={'app_id': APP, 'version_id': ids['2.0.0'], 'channel_id': chan['id'], 'target': 'stable'}),
+        400, 'channel_zip_required')
+    assert head.call('PUT', '/bundle', body={'app_id': APP, 'version_id': ids['3.0.0'], 'channel_id': chan['id']}).status_code == 200
+    assert head.call('POST', '/channel', body={'app_id': APP, 'channel': 'd', 'updatePackage': 'delta_from_builtin', 'version': '2.0.0'}).status_code == 200
+    err(head.call('POST', '/channel', body={'app_id': APP, 'channel': 'z', 'updatePackage': 'zip', 'version': '2.0.0'}), 400, 'channel_zip_required')
+    assert not [c for c in head.state()['channels'] if c['name'] == 'z']   # create-and-promote rolled back
+
+
+def test_permission_error_fault(api):
+    api.admin('POST', 'faults', {'faults': [{'type': 'permission_error', 'path': '/channel'}]})
+    resp = api.call('GET', '/channel', params={'app_id': APP})
+    if api.profile == 'latest':   # 12.1 #9
+        err(resp, 503, 'upstream_unavailable')
+    else:
+        err(resp, 400, 'cannot_access_app')
+    assert api.call('GET', '/channel', params={'app_id': APP}).status_code == 200
+    assert [e['fault'] for e in api.admin('GET', 'requests')] == ['permission_error', None]
+
+
+def test_device_custom_id_filter(head):
+    head.seed(devices=[{'app_id': APP, 'device_id': 'd%d' % i, 'custom_id': 'alice' if i == 2 else '', 'updated_at': '2026-01-01T00:00:0%dZ' % i}
+                       for i in range(1, 4)])
+    resp = head.call('GET', '/device', params={'app_id': APP, 'custom_id': '  alice '})
+    ids = [d['device_id'] for d in resp.json()['data']]
+    if head.profile == 'latest':   # 12.1 #10
+        assert ids == ['d2']
+        err(head.call('GET', '/device', params={'app_id': APP, 'custom_id': 'x' * 37}), 400, 'invalid_custom_id')
+    else:
+        assert ids == ['d1', 'd2', 'd3']
+
+
+def test_current_bundle_and_lookup_routes(api):
+    natives = [{'name': '@capacitor/camera', 'version': '7.0.1'}]
+    api.seed(bundles=[{'app_id': APP, 'name': '1.0.0', 'native_packages': natives, 'min_update_version': '1.0.0'},
+                      {'app_id': APP, 'name': '0.9.0', 'deleted': True}],
+             channels=[{'app_id': APP, 'name': 'production', 'version': '1.0.0', 'disable_auto_update': 'minor'}])
+    cur_b = api.call('GET', '/channel/current-bundle', params={'app_id': APP, 'channel': 'production'})
+    found = api.call('GET', '/bundle/lookup', params={'app_id': APP, 'name': '0.9.0'})
+    if api.profile != 'latest':   # 12.1 #11: routes of latest only
+        err(cur_b, 404, 'not_found')
+        err(found, 404, 'not_found')
+        return
+    bundle_id = [b['id'] for b in api.state()['bundles'] if b['name'] == '1.0.0'][0]
+    assert cur_b.json() == {'bundle_name': '1.0.0', 'bundle_id': bundle_id, 'min_update_version': '1.0.0',
+                            'native_packages': natives, 'disable_auto_update': 'minor'}
+    assert found.json()['exists'] is True and found.json()['deleted'] is True and found.json()['name'] == '0.9.0'
+    free = api.call('GET', '/bundle/lookup', params={'app_id': APP, 'name': '5.0.0'}).json()
+    assert free == {'exists': False, 'id': None, 'name': None, 'deleted': None}
+    assert api.call('GET', '/bundle/lookup', params={'app_id': APP, 'latest': 'true'}).json() == {'name': '1.0.0'}
+    err(api.call('GET', '/bundle/lookup', params={'app_id': APP}), 400, 'missing_version')
+    err(api.call('GET', '/bundle/lookup', key=KEY_LIMITED, params={'app_id': APP, 'name': 'x'}), 400, 'cannot_lookup_bundle')
+    err(api.call('GET', '/channel/current-bundle', params={'app_id': APP}), 400, 'missing_channel')
+    err(api.call('GET', '/channel/current-bundle', params={'app_id': APP, 'channel': 'nope'}), 400, 'cannot_find_channel')
+
+
+def test_native_packages_in_bundle_rows(api):
+    natives = [{'name': '@capacitor/camera', 'version': '7.0.1'}, {'name': '@capgo/capacitor-updater', 'version': '7.4.0'}]
+    api.seed(bundles=[{'app_id': APP, 'name': '1.0.0', 'native_packages': natives, 'min_update_version': '0.9.0'}])
+    row = api.call('GET', '/bundle', params={'app_id': APP}).json()[0]
+    assert row['native_packages'] == natives and row['min_update_version'] == '0.9.0'
+
+
+def test_encryption_required(head):
+    head.seed(orgs=[{'org': 'org1', 'enforce_encrypted_bundles': True, 'required_encryption_key': 'abcdefghij'}])
+    good = {'app_id': APP, 'version': '1.0.0', 'external_url': 'https://example.com/b.zip', 'checksum': 'abc'}
+    err(head.call('POST', '/bundle', body=good), 400, 'encryption_required')
+    resp = head.call('POST', '/bundle', body=dict(good, session_key='sk', key_id='abcdefghij'))
+    if head.profile == 'latest':   # 12.1 #12: every external-URL bundle is refused
+        err(resp, 400, 'encryption_required')
+    else:
+        assert resp.status_code == 200, resp.text
+        err(head.call('POST', '/bundle', body=dict(good, version='1.0.1', session_key='sk')), 400, 'encryption_key_required')
+        err(head.call('POST', '/bundle', body=dict(good, version='1.0.1', session_key='sk', key_id='zzz')), 400, 'encryption_key_mismatch')
+
+
+def test_post_bundle_head_corrections(head):
+    good = {'app_id': APP, 'version': '1.0.0', 'external_url': 'https://example.com/b.zip', 'checksum': 'abc'}
+    nochk = dict(good)
+    del nochk['checksum']
+    err(head.call('POST', '/bundle', body=nochk), 400, 'missing_checksum')                                   # 12.2 #1
+    err(head.call('POST', '/bundle', body=dict(good, external_url='HTTPS://example.com/b.zip')), 400, 'invalid_protocol')
+    err(head.call('POST', '/bundle', key=KEY_READ, body=dict(good, version='v1')), 400, 'invalid_version_format')  # before permission
+    body = err(head.call('POST', '/bundle', key=KEY_READ, body=good), 400, 'cannot_create_bundle')
+    assert body['message'] == "You can't access this app"
+    assert head.call('POST', '/bundle', key=KEY_UPLOAD, body=good).status_code == 200
+
+
+def test_updated_at_filter_formats(head):
+    head.seed(devices=[{'app_id': APP, 'device_id': 'd1', 'updated_at': '2026-01-01T00:00:00Z'},
+                       {'app_id': APP, 'device_id': 'd2', 'updated_at': '2026-02-01T00:00:00Z'}])
+    for good in ('2026-01-15T00:00:00Z', '2026-01-15T00:00:00.123Z', '2026-01-15 00:00:00'):
+        resp = head.call('GET', '/device', params={'app_id': APP, 'updated_at': good})
+        assert [d['device_id'] for d in resp.json()['data']] == ['d2'], good
+    for bad_value in ('2026-01-15T00:00:00+00:00', '2026-01-15', '2024-02-31T00:00:00Z', '2026-01-15T00:00:00'):
+        err(head.call('GET', '/device', params={'app_id': APP, 'updated_at': bad_value}), 400, 'invalid_updated_at')
+    assert len(head.call('GET', '/device', params={'app_id': APP, 'limit': '1e2'}).json()['data']) == 2   # 12.2 #6: Number()
+    err(head.call('GET', '/device', params={'app_id': APP, 'limit': '1.5'}), 400, 'invalid_limit')
+
+
+def test_keyless_requests_count_as_failed_auth(api):
+    api.admin('POST', 'config', {'failed_auth_limit': 3})
+    for dummy in range(3):
+        err(api.call('GET', '/channel', key=None, params={'app_id': APP}), 401, 'no_key_provided')   # 12.2 #3
+    err(api.call('GET', '/channel', params={'app_id': APP}), 429, 'too_many_requests')
+    api.admin('POST', 'reset', {'profile': api.profile})
+    api.seed()
+    # capgkey ?? authorization: an empty capgkey header is "no key" (12.2 #6)
+    err(api.call('GET', '/channel', params={'app_id': APP}, headers={'capgkey': ''}), 401, 'no_key_provided')
+    resp = api.call('GET', '/channel', params={'app_id': APP}, headers={'x-limited-key-id': 'abc'})
+    if api.profile == 'classic':
+        assert resp.status_code == 200   # classic ignores a malformed sub-key id (11.1 #18)
+    else:
+        err(resp, 401, 'invalid_subkey')
+
+
+def test_rollout_rules_head(head):
+    seed_rollout(head)
+    chan = {'app_id': APP, 'channel': 'production'}
+    err(head.call('POST', '/channel', body=dict(chan, rolloutPercentageBps=10001)), 400, 'invalid_rollout_config')
+    err(head.call('POST', '/channel', body=dict(chan, rolloutPercentage=100.5)), 400, 'invalid_rollout_percentage')
+    # validation before cannot_find_channel
+    err(head.call('POST', '/channel', body={'app_id': APP, 'channel': 'new', 'rolloutVersion': '1.1.0', 'rolloutPercentageBps': -1}),
+        400, 'invalid_rollout_config')
+    assert head.call('POST', '/channel', body={'app_id': APP, 'channel': 'n2', 'rolloutEnabled': True}).status_code == 200
+    assert head.call('POST', '/channel', body={'app_id': APP, 'channel': 'n3', 'rollback': False, 'promoteToStable': False}).status_code == 200
+    assert head.call('POST', '/channel', body=dict(chan, rolloutPercentage=0.125)).status_code == 200
+    assert head.channel('production')['rollout_percentage_bps'] == 13   # half up
+    before = head.channel('production')
+    head.call('POST', '/channel', body=dict(chan, rolloutPaused=True, rolloutPauseReason='manual'))
+    paused = head.channel('production')
+    assert paused['rollout_paused_at'] and paused['rollout_pause_reason'] == 'manual' and paused['rollout_id'] == before['rollout_id']
+    head.call('POST', '/channel', body=dict(chan, rolloutVersion='1.2.0'))
+    moved = head.channel('production')
+    assert moved['rollout_paused_at'] is None and moved['rollout_pause_reason'] is None and moved['rollout_id'] != before['rollout_id']
+    assert head.call('POST', '/channel', body=dict(chan, promoteToStable=True)).status_code == 200
+    assert head.channel('production')['version_name'] == '1.2.0'
+    err(head.call('POST', '/channel', body=dict(chan, promoteToStable=True)), 400, 'missing_rollout_version')   # repeated
+    head.call('POST', '/channel', body=dict(chan, rolloutVersion='1.3.0'))
+    assert head.call('POST', '/channel', body=dict(chan, rollback=True)).status_code == 200
+    err(head.call('POST', '/channel', body=dict(chan, rollback=True)), 400, 'missing_rollout_version')          # repeated
+    head.admin('POST', 'config', {'rollback_requires_target': False})
+    assert head.call('POST', '/channel', body=dict(chan, rollback=True)).status_code == 200
+
+
+def test_override_expiry_per_generation(api):
+    api.seed(channels=[{'app_id': APP, 'name': 'beta'}], overrides=[{'app_id': APP, 'device_id': 'd1', 'channel': 'beta'}])
+    assert api.admin('POST', 'advance_clock', {'days': 20})['expired'] == 0
+    expired = api.admin('POST', 'advance_clock', {'days': 20})['expired']
+    if api.profile == 'latest':   # 12.1 #8: API overrides never expire
+        assert expired == 0 and len(api.state()['overrides']) == 1
+    else:                         # HEAD and classic: older than one month
+        assert expired == 1 and api.state()['overrides'] == []
+
+
+def test_soft_deleted_bundle_purge(api):
+    api.seed(bundles=[{'app_id': APP, 'name': '0.9.0', 'deleted': True}, {'app_id': APP, 'name': '0.8.0', 'deleted': True}])
+    purged = api.admin('POST', 'advance_clock', {'days': 100})['purged_bundles']
+    names = set(b['name'] for b in api.state()['bundles'] if b['app_id'] == APP)
+    if api.profile == 'classic':   # one year
+        assert purged == 0 and {'0.9.0', '0.8.0'} <= names
+        assert api.admin('POST', 'advance_clock', {'days': 300})['purged_bundles'] == 2
+    else:                          # 90 days at HEAD (12.2 #7): the name can be reused
+        assert purged == 2 and not {'0.9.0', '0.8.0'} & names
+        good = {'app_id': APP, 'version': '0.9.0', 'external_url': 'https://example.com/b.zip', 'checksum': 'abc'}
+        assert api.call('POST', '/bundle', body=good).status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------- device list URL size (issue 12)
+
+def test_device_list_override_lookup_url_limit(api):
+    ids = ['3f1b6e2a-0000-4000-8000-%012d' % i for i in range(300)]
+    api.seed(channels=[{'app_id': APP, 'name': 'beta'}],
+             devices=[{'app_id': APP, 'device_id': d, 'updated_at': '2026-01-01T00:00:00Z'} for d in ids],
+             overrides=[{'app_id': APP, 'device_id': d, 'channel': 'beta'} for d in ids])
+    small = api.call('GET', '/device', params={'app_id': APP, 'limit': 100}).json()['data']
+    assert len(small) == 100 and all(d['channel'] == 'beta' for d in small)
+    big = api.call('GET', '/device', params={'app_id': APP, 'limit': 300}).json()['data']
+    assert len(big) == 300 and not [d for d in big if 'channel' in d]   # silently lost (12.2 #4)
+    log = api.admin('GET', 'requests')
+    assert [e.get('override_lookup_failed', False) for e in log] == [False, True]
+    one = api.call('GET', '/device', params={'app_id': APP, 'device_id': ids[250]}).json()
+    assert one['channel'] == 'beta'   # single reads are unaffected
+    api.admin('POST', 'config', {'device_override_url_limit': 0})
+    assert all(d['channel'] == 'beta' for d in api.call('GET', '/device', params={'app_id': APP, 'limit': 300}).json()['data'])
+
+
+def test_override_lookup_url_arithmetic():
+    from sim_api import Api   # pylint: disable=import-outside-toplevel
+    uuid_ids = ['3f1b6e2a-0000-4000-8000-%012d' % i for i in range(200)]
+    base = Api.override_lookup_request_bytes(APP, uuid_ids[:1]) - 36
+    assert Api.override_lookup_request_bytes(APP, uuid_ids) == base + 36 * 200 + 3 * 199   # 39 bytes per further UUID
+    assert Api.override_lookup_request_bytes(APP, uuid_ids + uuid_ids) == Api.override_lookup_request_bytes(APP, uuid_ids)
+
+
+# ---------------------------------------------------------------------------------------------- applied-then-lost faults, chaos
+
+def test_drop_after_applies_the_write(api):
+    api.seed(channels=[{'app_id': APP, 'name': 'beta'}])
+    api.admin('POST', 'faults', {'faults': [{'type': 'drop_after', 'method': 'POST', 'path': '/device'}]})
+    with pytest.raises(requests.ConnectionError):
+        api.call('POST', '/device', body={'app_id': APP, 'device_id': 'd1', 'channel': 'beta'})
+    assert api.state()['overrides'][0]['channel'] == 'beta'
+    entry = api.admin('GET', 'requests')[-1]
+    assert (entry['fault'], entry['applied'], entry['status'], entry['handler_status']) == ('drop_after', True, None, 200)
+
+
+def test_status_after_and_delay_after(head):
+    head.admin('POST', 'faults', {'faults': [{'type': 'status_after', 'status': 504, 'path': '/channel', 'method': 'POST'},
+                                             {'type': 'delay_after', 'delay': 1.0, 'path': '/channel', 'method': 'POST'}]})
+    err(head.call('POST', '/channel', body={'app_id': APP, 'channel': 'a'}), 504, 'gateway_timeout')
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        head.http.post(head.url + '/channel', json={'app_id': APP, 'channel': 'b'}, headers={'authorization': KEY_ALL}, timeout=0.3)
+    names = sorted(c['name'] for c in head.state()['channels'])
+    assert names == ['a', 'b']
+    log = [e for e in head.admin('GET', 'requests') if e['method'] == 'POST']
+    assert [(e['fault'], e['applied']) for e in log] == [('status_after', True), ('delay_after', True)]
+
+
+def test_fault_skip_and_failed_write_not_applied(cur):
+    cur.admin('POST', 'faults', {'faults': [{'type': 'status', 'status': 502, 'path': '/channel', 'skip': 2}]})
+    codes = [cur.call('GET', '/channel', params={'app_id': APP}).status_code for dummy in range(4)]
+    assert codes == [200, 200, 502, 200]
+    cur.admin('POST', 'faults', {'faults': [{'type': 'drop_after', 'path': '/channel', 'method': 'POST'}]})
+    with pytest.raises(requests.ConnectionError):
+        cur.call('POST', '/channel', body={'app_id': APP, 'channel': 'x', 'rolloutVersion': 'nope'})   # handler fails: nothing applied
+    entry = cur.admin('GET', 'requests')[-1]
+    assert entry['applied'] is False and entry['handler_error'] == 'cannot_find_channel' and cur.state()['channels'] == []
+
+
+def test_chaos_is_seeded_and_counted(head):
+    def run():
+        head.admin('POST', 'reset', {'profile': head.profile})
+        head.seed()
+        head.admin('POST', 'chaos', {'rate': 0.4, 'seed': 11, 'kinds': ['429', '429_no_retry_after', '503']})
+        out = []
+        for dummy in range(30):
+            resp = head.call('GET', '/channel', params={'app_id': APP})
+            out.append((resp.status_code, resp.headers.get('Retry-After')))
+        return out, head.admin('DELETE', 'chaos')['chaos']
+    first, report = run()
+    again, dummy = run()
+    assert first == again
+    faulted = [s for s in first if s[0] != 200]
+    assert 0 < len(faulted) == sum(report['injected'].values()) and report['requests'] == 30
+    assert set(s[0] for s in faulted) <= {429, 503}
+    assert (429, None) in first and (429, '1') in first   # with and without Retry-After
+    log = head.admin('GET', 'requests')
+    assert len([e for e in log if e['fault_source'] == 'chaos']) == len(faulted)
+    assert head.admin('GET', 'chaos')['chaos'] is None
+
+
+def test_auto_pause_admin(head):
+    before = seed_rollout(head)
+    body = {'app_id': APP, 'channel': 'production', 'action': 'pause', 'reason': 'crash rate 9% > 5%'}
+    resp = head.http.post(head.url + '/_sim/rollout/auto_pause', json=body, timeout=5)
+    assert resp.status_code == 200, resp.text
+    chan = get_chan(head)
+    assert chan['rolloutPausedAt'] and chan['rolloutPauseReason'] == 'crash rate 9% > 5%' and chan['autoPauseLastTriggeredAt']
+    assert chan['rollout_version_info']['name'] == '1.1.0' and chan['rollout_id'] == before['rollout_id']
+    head.admin('POST', 'rollout/auto_pause', {'app_id': APP, 'channel': 'production', 'action': 'rollback', 'reason': 'too many failures'})
+    chan = get_chan(head)
+    assert chan['rollout_version'] is None and not chan['rolloutEnabled'] and chan['rolloutPercentageBps'] == 0
+    assert chan['rolloutPauseReason'] == 'too many failures' and chan['rolloutPausedAt'] is None and chan['rollout_id'] != before['rollout_id']
+    assert chan['version']['name'] == '1.0.0'
+    assert head.http.post(head.url + '/_sim/rollout/auto_pause', json={'app_id': APP, 'channel': 'production'}, timeout=5).status_code == 400
