@@ -406,6 +406,8 @@ class UpdateCheck(object):
         if provider and self.app['block_provider_infra_requests']:
             return self.refuse('provider_infrastructure_request_blocked', {'provider': provider})
         plugin = parse_semver(body['plugin_version'])
+        if plugin is None:   # strict X.Y.Z that @std/semver would still refuse (leading zeros): compare its numbers
+            plugin = tuple(int(p) for p in body['plugin_version'].split('.')) + ((), '')
         if plugin[0] == 4:
             return self.refuse('unsupported_plugin_version', stats=False)
         key = (app_id, body['device_id'], time.strftime('%Y-%m-%d', time.gmtime()))
