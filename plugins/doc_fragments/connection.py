@@ -45,6 +45,7 @@ options:
   api_timeout:
     description:
       - Seconds to wait for each HTTP request before it counts as failed.
+      - If not set, the environment variable E(CAPGO_API_TIMEOUT) is used, then the default.
     type: int
     default: 30
   api_retries:
@@ -56,6 +57,7 @@ options:
       - A write whose answer was lost (timeout, dropped connection, 5xx after it was sent) is not re-sent blindly: the
         module reads the resource back and decides from what the server holds.
       - A task that waited more than a few seconds on retries says so in a warning.
+      - If not set, the environment variable E(CAPGO_API_RETRIES) is used, then the default.
     type: int
     default: 5
   api_retry_budget:
@@ -64,6 +66,7 @@ options:
       - A rate limit (HTTP 429) or outage (503) that asks for a longer wait fails at once, naming the wait. The
         address block Capgo imposes after 20 failed authentications (about 15 minutes) always fails at once,
         saying until when, because only a corrected key helps.
+      - If not set, the environment variable E(CAPGO_API_RETRY_BUDGET) is used, then the default.
     type: int
     default: 300
 seealso:

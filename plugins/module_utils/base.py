@@ -53,9 +53,10 @@ def connection_argument_spec():
         api_key=dict(type='str', no_log=True, fallback=(env_fallback, ['CAPGO_API_KEY', 'CAPGO_TOKEN'])),
         api_url=dict(type='str', default=DEFAULT_API_URL, fallback=(env_fallback, ['CAPGO_API_URL'])),
         validate_certs=dict(type='bool', default=True),
-        api_timeout=dict(type='int', default=DEFAULT_TIMEOUT),
-        api_retries=dict(type='int', default=DEFAULT_RETRIES),
-        api_retry_budget=dict(type='int', default=DEFAULT_RETRY_BUDGET),
+        api_timeout=dict(type='int', default=DEFAULT_TIMEOUT, fallback=(env_fallback, ['CAPGO_API_TIMEOUT'])),
+        api_retries=dict(type='int', default=DEFAULT_RETRIES, fallback=(env_fallback, ['CAPGO_API_RETRIES'])),
+        api_retry_budget=dict(type='int', default=DEFAULT_RETRY_BUDGET,
+                              fallback=(env_fallback, ['CAPGO_API_RETRY_BUDGET'])),
     )
 
 
