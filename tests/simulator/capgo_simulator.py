@@ -245,8 +245,7 @@ class Simulator(object):
                 'rate': rate, 'seed': spec.get('seed', 0), 'kinds': dict((k, float(w)) for k, w in kinds.items() if float(w) > 0),
                 'delay': float(spec.get('delay', 2.0)), 'retry_after': int(spec.get('retry_after', 1)),
                 'methods': methods, 'paths': [p.rstrip('/') for p in spec.get('paths') or []],
-                'skip': int(spec.get('skip', 0)), 'seen': 0, 'injected': {}, 'requests': 0,
-                'rng': random.Random(str(spec.get('seed', 0))),
+                'skip': int(spec.get('skip', 0)), 'seen': 0, 'injected': {}, 'requests': 0, 'occurrences': {},
             }
             return self.chaos_report()
 
@@ -254,9 +253,11 @@ class Simulator(object):
         with self.lock:
             if self.chaos is None:
                 return None
-            return dict((k, v) for k, v in self.chaos.items() if k != 'rng')
+            return dict((k, v) for k, v in self.chaos.items() if k != 'occurrences')
 
-    def chaos_fault(self, method, path):
+    def chaos_fault(self, method, path, body=None, query=None):
+        """The draw depends on the seed, the request (method, path, body, query) and how many times that same
+        request was seen before, not on arrival order: concurrent clients meet the same faults on every run."""
         chaos = self.chaos
         if chaos is None or (chaos['methods'] and method not in chaos['methods']) \
                 or (chaos['paths'] and path.rstrip('/') not in chaos['paths']):
@@ -265,7 +266,10 @@ class Simulator(object):
         if chaos['seen'] <= chaos['skip']:
             return None
         chaos['requests'] += 1
-        rng = chaos['rng']
+        content = json.dumps([method, path.rstrip('/'), body, query], sort_keys=True, default=str)
+        nth = chaos['occurrences'].get(content, 0)
+        chaos['occurrences'][content] = nth + 1
+        rng = random.Random('%s|%s|%d' % (chaos['seed'], content, nth))
         if not chaos['kinds'] or rng.random() >= chaos['rate']:
             return None
         names = sorted(chaos['kinds'])
@@ -289,7 +293,7 @@ class Simulator(object):
             return {'type': kind, 'delay': chaos['delay'], 'chaos': kind}
         return {'type': kind, 'chaos': kind}
 
-    def take_fault(self, method, path):
+    def take_fault(self, method, path, body=None, query=None):
         """The fault for this API request: the first matching queued fault (after its `skip`), else chaos."""
         with self.lock:
             for fault in self.faults:
@@ -302,7 +306,7 @@ class Simulator(object):
                 if fault['count'] <= 0:
                     self.faults.remove(fault)
                 return dict(fault)
-            return self.chaos_fault(method, path)
+            return self.chaos_fault(method, path, body, query)
 
     def record(self, entry):
         with self.lock:
@@ -605,7 +609,7 @@ class Handler(BaseHTTPRequestHandler):
             logged_body = None
         entry = {'time': time.time(), 'method': method, 'path': path, 'query': query, 'body': logged_body,
                  'status': None, 'error': None, 'fault': None, 'fault_source': None, 'applied': False, 'key_id': None}
-        fault = self.sim.take_fault(method, path)
+        fault = self.sim.take_fault(method, path, logged_body, query)
         kind = fault['type'] if fault is not None else None
         if fault is not None:
             entry['fault'] = kind

@@ -990,6 +990,19 @@ def test_chaos_is_seeded_and_counted(head):
     assert head.admin('GET', 'chaos')['chaos'] is None
 
 
+def test_chaos_does_not_depend_on_arrival_order(cur):
+    def statuses(order):
+        cur.admin('POST', 'reset', {'profile': 'current'})
+        cur.seed()
+        cur.admin('POST', 'chaos', {'rate': 0.5, 'seed': 3, 'kinds': ['503']})
+        out = {}
+        for dev in order:
+            out.setdefault(dev, []).append(cur.call('DELETE', '/device', body={'app_id': APP, 'device_id': dev}).status_code)
+        return out
+    devices = ['dev-%02d' % i for i in range(12)]
+    assert statuses(devices) == statuses(list(reversed(devices)))
+
+
 def test_auto_pause_admin(head):
     before = seed_rollout(head)
     body = {'app_id': APP, 'channel': 'production', 'action': 'pause', 'reason': 'crash rate 9% > 5%'}
