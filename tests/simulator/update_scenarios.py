@@ -22,6 +22,9 @@ Each scenario (a dict in SCENARIOS):
   - `reason`: Capgo's code when nothing is offered, else None;
   - `server`: what POST /updates answers: `version` (success) or `error` (refusal), as the simulator serves it.
   Optional `bucket`: the latest rollout bucket of this device (for the record; the simulator test checks it).
+  Optional `unknown_inputs`: {profile: [inputs]} that outcome depends on but that generation's public API does not
+  expose (capgo-update-decision.md 3), so a local computation can only name them as unknown there; the server's
+  answer (`server`) is still what the table says.
 """
 
 APP_ID = 'com.example.app'
@@ -141,11 +144,13 @@ SCENARIOS = [
     _scenario('disabled_platform_ios', '2.3 #4', 'an override to a channel with ios off',
               _dev(23), [B101, _bundle('1.0.3')], [PROD, _channel('qa', version='1.0.3', ios=False)],
               _expect(False, 'builtin', '1.0.3', 'qa', 'override', 'disabled_platform_ios', {'error': 'disabled_platform_ios'}),
-              overrides=['qa']),
+              overrides=['qa'],
+              unknown_inputs={'current': ['channel ios flag (GET /channel at HEAD returns no platform flags)']}),
     _scenario('disabled_platform_android', '2.3 #4', 'an override to a channel with android off',
               _dev(24, platform='android'), [B101, _bundle('1.0.3')], [PROD, _channel('qa', version='1.0.3', android=False)],
               _expect(False, 'builtin', '1.0.3', 'qa', 'override', 'disabled_platform_android',
-                      {'error': 'disabled_platform_android'}), overrides=['qa']),
+                      {'error': 'disabled_platform_android'}), overrides=['qa'],
+              unknown_inputs={'current': ['channel android flag (GET /channel at HEAD returns no platform flags)']}),
     _scenario('disable_auto_update_to_major', '2.3 #5', 'policy major: 2.0.0 over native 1.0.0',
               _dev(25), [_bundle('2.0.0')], [_channel('production', version='2.0.0', public=True, disable_auto_update='major')],
               _expect(False, 'builtin', '2.0.0', 'production', 'cloud_default', 'disable_auto_update_to_major',
