@@ -27,6 +27,7 @@ from sim_api import Api, ApiError, CLASSIC_MODES, bad, render_channel, unknown_e
 from sim_rules import DEFAULT_PROFILE, PROFILES, RULES, rule_holds  # noqa: E402 pylint: disable=wrong-import-position
 from sim_store import (CHANNEL_BOOLS, DEVICE_BOOLS, Seeder, Store, dump_row, js_iso,  # noqa: E402 pylint: disable=wrong-import-position
                        now_canon, pg_ts, to_canon, utcnow)
+import sim_apps  # noqa: E402 pylint: disable=wrong-import-position  # /app and /updates (simapps)
 
 DEFAULT_CONFIG = {
     'same_set_window': 60.0,
@@ -46,6 +47,7 @@ DEFAULT_CONFIG = {
     # rule overrides for this simulator: {"rule_name": true|false} (sim_rules.py)
     'rules': {},
 }
+DEFAULT_CONFIG.update(sim_apps.CONFIG_DEFAULTS)
 # queue fault kinds: the *_after ones run the handler (the write is applied and committed), then lose the answer
 FAULT_TYPES = ('429', 'status', 'delay', 'drop', 'malformed', 'permission_error', 'drop_after', 'status_after', 'delay_after')
 CHAOS_KINDS = ('429', '429_no_retry_after', '502', '503', '504', 'delay', 'drop', 'drop_after', 'status_after', 'delay_after')
@@ -75,6 +77,7 @@ class Simulator(object):
         self.lock = threading.RLock()
         self.profile = profile
         self.store = Store(db)
+        sim_apps.ensure_schema(self.store)
         self.api = Api(self)
         self.config_overrides = {}
         self.log = []
@@ -147,7 +150,13 @@ class Simulator(object):
     def seed(self, data):
         with self.lock:
             seeder = Seeder(self.store, self.profile == 'classic')
-            return self.store.run_atomic(lambda: seeder.run(data or {}))
+
+            def run():
+                counts = seeder.run(data or {})
+                sim_apps.seed_extra(self.store, data or {})
+                return counts
+
+            return self.store.run_atomic(run)
 
     def later(self, delay, func, *args):
         """Run func(*args) under the lock after `delay` seconds unless a reset happened in between."""
@@ -644,6 +653,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(status, payload, headers)
 
     def route(self, method, path, query, raw, entry, perm_error=False):
+        try:
+            hit = sim_apps.handle(self.sim, method, path, query, raw, self.headers, self.client_address[0], entry)
+        except Exception:  # pylint: disable=broad-except
+            entry['error'] = 'unknown_error'
+            return 500, {'error': 'unknown_error', 'message': 'Unknown error', 'moreInfo': {}}, {}
+        if hit is not None:
+            if hit[0] < 400:
+                entry['applied'] = True
+            return hit
         resource = path.strip('/')
         func_name = None
         sub = SUB_ROUTES.get(path.rstrip('/'))
@@ -769,7 +787,10 @@ class Handler(BaseHTTPRequestHandler):
                 if sim.shutdown_hook is not None:
                     threading.Thread(target=sim.shutdown_hook, daemon=True).start()
             else:
-                self.send_json(*error_body(404, 'not_found', 'Not found'))
+                extra = sim_apps.admin(sim, method, path, query, body)
+                if extra is None:
+                    extra = error_body(404, 'not_found', 'Not found')
+                self.send_json(*extra)
         except ApiError as err:
             self.send_json(err.status, err.payload(), err.headers)
         except (KeyError, TypeError, ValueError) as err:
