@@ -126,7 +126,7 @@ def test_chaos_helper_is_seeded(sim):
     def run():
         sim.reset()
         sim.chaos(0.5, seed=7, kinds=["503", "429"])
-        statuses = [_api(sim, "GET", "/channel?app_id=%s" % sim.app_id)[0] for _ in range(20)]
+        statuses = [_api(sim, "GET", "/channel?app_id=%s" % sim.app_id)[0] for dummy in range(20)]
         return statuses, sim.stop_chaos()
     first, report = run()
     assert run()[0] == first
