@@ -269,20 +269,27 @@ integration: install  ## integration tests against the installed tarball (pytest
 # `make test` = CI.  Each stage's wall time goes to the output and to
 # $(WORK)/ci-times.txt.  The last stage is the main pytest run (unit, simulator
 # and the whole integration suite on ansible-core 2.21): its summary is the
-# last line printed.
+# last line printed.  KEEP_GOING=1 runs every stage even when one fails (the
+# failed ones are listed before the pytest run, and `make test` then fails).
 TEST_STAGES := sanity $(addprefix sanity-,$(CORES)) lint docs-lint changelog-lint install docs-check \
   importer ee units-2.16 $(addprefix compat-,$(COMPAT_CORES)) live
+KEEP_GOING ?=
 
 test: venv  ## every gate on every core, then one pytest run over unit, simulator and integration tests
-	@: > $(WORK)/ci-times.txt; \
+	@: > $(WORK)/ci-times.txt; failed=; \
 	  for stage in $(TEST_STAGES); do \
-	    start=$$SECONDS; echo "== make $$stage"; \
-	    $(MAKE) $$stage; \
-	    echo "$$stage $$((SECONDS - start)) s" | tee -a $(WORK)/ci-times.txt | sed 's/^/== time: /'; \
-	  done
-	@echo "== main pytest run (ansible-core 2.21, unit + simulator + integration); stage times in $(WORK)/ci-times.txt"
-	cd $(ROOT) && PYTHONPATH=$(LIVE) CAPGO_TEST_COLLECTIONS_PATH=$(INSTALLED) \
-	  $(PYTEST) $(XDIST) $(UNIT_DIRS) tests/integration $(PYTEST_ARGS)
+	    start=$$SECONDS; echo "== make $$stage"; result=ok; \
+	    $(MAKE) $$stage || { result=FAILED; failed="$$failed $$stage"; }; \
+	    echo "$$stage $$((SECONDS - start)) s $$result" | tee -a $(WORK)/ci-times.txt | sed 's/^/== time: /'; \
+	    if [[ -n $$failed && -z "$(KEEP_GOING)" ]]; then echo "== make test: stage $$stage failed"; exit 1; fi; \
+	  done; \
+	  echo "== main pytest run (ansible-core 2.21, unit + simulator + integration); stage times in $(WORK)/ci-times.txt"; \
+	  if [[ -n $$failed ]]; then echo "== stages that failed:$$failed"; fi; \
+	  start=$$SECONDS; rc=0; \
+	  cd $(ROOT) && PYTHONPATH=$(LIVE) CAPGO_TEST_COLLECTIONS_PATH=$(INSTALLED) \
+	    $(PYTEST) $(XDIST) $(UNIT_DIRS) tests/integration $(PYTEST_ARGS) || rc=$$?; \
+	  echo "pytest $$((SECONDS - start)) s rc=$$rc" >> $(WORK)/ci-times.txt; \
+	  if [[ -n $$failed ]]; then exit 1; fi; exit $$rc
 
 # --- demo and benchmarks ----------------------------------------------------
 
