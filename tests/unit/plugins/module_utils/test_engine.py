@@ -65,8 +65,8 @@ def test_managed_view():
 def test_plan_without_action_is_unchanged_and_its_result_says_so():
     plan = Plan(None, CURRENT, CURRENT, ['bundle', 'public'])
     assert not plan.changed
-    assert plan.result == dict(changed=False, diff=dict(before=dict(bundle='1.0.0', public=False),
-                                                         after=dict(bundle='1.0.0', public=False)))
+    same = dict(bundle='1.0.0', public=False)
+    assert plan.result == dict(changed=False, diff=dict(before=same, after=same))
 
 
 def test_plan_diff_holds_only_managed_fields():
