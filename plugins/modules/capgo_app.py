@@ -41,9 +41,9 @@ options:
     description:
       - Days after which Capgo deletes (soft-deletes, daily) the bundles that no channel serves, as their bundle or
         their rollout bundle. The API holds seconds; the module converts.
-      - B(0 does not mean "keep forever": with 0 Capgo deletes every bundle no channel serves at its next daily run.)
+      - B(0 does not mean "keep forever". With 0 Capgo deletes every bundle no channel serves at its next daily run.)
         The Capgo CLI's help says otherwise; it is wrong for the API.
-      - "Never delete" cannot be set through the API; 730 (two years) is the longest it accepts.
+      - Never deleting cannot be set through the API; 730 (two years) is the longest it accepts.
       - A retention that is not a whole number of days (set elsewhere) reads as the days rounded down, and setting
         that value changes it.
     type: int
