@@ -50,6 +50,11 @@ options:
 notes:
   - Devices appear in RV(devices) once they have checked in with Capgo; Capgo keeps a device about 90 days after
     its last contact. A device override set for a device that never checked in cannot be read back.
+  - The device list is read in pages of at most 100 devices. Capgo reads a list page's overrides with one query
+    that carries every device id of the page, and on larger pages that query fails silently and every override of
+    the page disappears; at 100 devices a page it cannot.
+  - An app without bundles gives an empty RV(bundles) list on every API generation; a key that cannot see the app
+    (Capgo answers C(400 cannot_get_bundle) or, on the newest generation, C(404 app_not_found)) fails instead.
 seealso:
   - module: capgo.cloud.capgo_channel
   - module: capgo.cloud.capgo_device_link
@@ -125,6 +130,22 @@ channels:
       type: bool
     allow_prod:
       description: Whether production builds get updates.
+      type: bool
+    update_package:
+      description:
+        - What a device downloads from this channel (V(all), V(zip), V(delta), V(zip_from_builtin) or
+          V(delta_from_builtin)), as O(capgo.cloud.capgo_channel#module:update_package) sets it.
+        - Only present on API generations that have the setting (the newest one).
+      type: str
+    ios:
+      description:
+        - Whether iOS devices get updates from this channel.
+        - Only present where the API returns it (the newest generation).
+      type: bool
+    android:
+      description:
+        - Whether Android devices get updates from this channel.
+        - Only present where the API returns it (the newest generation).
       type: bool
     rollout:
       description:
@@ -241,77 +262,97 @@ bundles:
       description: The bundle's checksum.
       type: str
     min_update_version:
-      description: The lowest native version this bundle may be installed on, for the V(version_number) strategy.
+      description:
+        - The lowest native version this bundle may be installed on, for the V(version_number) strategy, or V(null)
+          when the bundle sets none.
       type: str
+    native_packages:
+      description:
+        - The native packages (Capacitor plugins) the bundle was built against, as Capgo stores them (each an item
+          with the package C(name) and C(version)), or V(null) when Capgo holds no list for the bundle.
+        - The C(capgo.cloud.release) role compares them with the served bundle's before releasing.
+      type: list
+      elements: dict
     encrypted:
       description: Whether the bundle is encrypted (the session key itself is never returned).
       type: bool
+    updated_at:
+      description: When the bundle was last changed.
+      type: str
+    comment:
+      description: The bundle's comment.
+      type: str
+    link:
+      description: The bundle's link.
+      type: str
   sample:
     - id: 301
       version: 1.4.2
       app_id: com.example.app
       created_at: "2026-03-01T09:58:00+00:00"
+      min_update_version: 1.4.0
+      native_packages:
+        - name: "@capacitor/camera"
+          version: 6.0.1
       encrypted: false
 '''
 
+from ansible_collections.capgo.cloud.plugins.module_utils import bundles
 from ansible_collections.capgo.cloud.plugins.module_utils.base import CapgoModule
-from ansible_collections.capgo.cloud.plugins.module_utils.resources import (
-    get_channel,
-    get_device,
-    list_bundles,
-    list_channels,
-    list_devices,
-    normalize_bundle,
-    normalize_channel,
-    normalize_device,
+from ansible_collections.capgo.cloud.plugins.module_utils.channels import get_channel, list_channels, normalize_channel
+from ansible_collections.capgo.cloud.plugins.module_utils.devices import get_device, list_devices, normalize_device
+from ansible_collections.capgo.cloud.plugins.module_utils.engine import Plan
+
+GATHER = ['channels', 'devices', 'bundles']
+ARGUMENT_SPEC = dict(
+    app_id=dict(type='str', required=True),
+    gather=dict(type='list', elements='str', choices=GATHER, default=GATHER),
+    channel=dict(type='str'),
+    device_id=dict(type='str'),
 )
 
 
-def gather_info(module):
+def read(module):
+    """GETs only: the raw items of every kind asked for."""
     client = module.client
     params = module.params
     app_id = params['app_id']
     gather = set(params['gather'])
-    wanted_channel = params['channel']
-    wanted_device = params['device_id'].lower() if params['device_id'] else None
-    result = dict(changed=False, channels=[], devices=[], bundles=[])
-
+    current = dict(channels=[], devices=[], bundles=[])
     if 'channels' in gather:
-        if wanted_channel:
-            item = get_channel(client, app_id, wanted_channel)
-            result['channels'] = [normalize_channel(item)] if item else []
+        if params['channel']:
+            item = get_channel(client, app_id, params['channel'])
+            current['channels'] = [item] if item else []
         else:
-            result['channels'] = [normalize_channel(item) for item in list_channels(client, app_id)]
-
+            current['channels'] = list_channels(client, app_id)
     if 'devices' in gather:
-        if wanted_device:
-            item = get_device(client, app_id, wanted_device)
-            items = [item] if item else []
+        if params['device_id']:
+            item = get_device(client, app_id, params['device_id'].lower())
+            current['devices'] = [item] if item else []
         else:
-            items, dummy = list_devices(client, app_id)
-        devices = [normalize_device(item) for item in items]
-        if wanted_channel:
-            devices = [device for device in devices if device['channel'] == wanted_channel]
-        result['devices'] = devices
-
+            # pages of at most 100 devices (devices.DEVICE_LIST_LIMIT), so no page loses its overrides
+            current['devices'], complete = list_devices(client, app_id)
+            if not complete:
+                module.warn('The device list is incomplete: Capgo handed out a cursor it had already given, so paging '
+                            'stopped after %d devices' % len(current['devices']))
     if 'bundles' in gather:
-        result['bundles'] = [normalize_bundle(item) for item in list_bundles(client, app_id)]
+        current['bundles'] = bundles.newest_first(bundles.list_bundles(client, app_id), strict=False)
+    return current
 
-    return result
+
+def plan(module, current):
+    """Nothing to write: the items in the option names of the modules that manage them."""
+    devices = [normalize_device(item) for item in current['devices']]
+    if module.params['channel']:
+        devices = [device for device in devices if device['channel'] == module.params['channel']]
+    result = dict(changed=False, channels=[normalize_channel(item) for item in current['channels']], devices=devices,
+                  bundles=[bundles.normalize_bundle(item) for item in current['bundles']])
+    return Plan(None, None, None, (), result=result)
 
 
 def main():
-    module = CapgoModule(
-        argument_spec=dict(
-            app_id=dict(type='str', required=True),
-            gather=dict(type='list', elements='str', choices=['channels', 'devices', 'bundles'],
-                        default=['channels', 'devices', 'bundles']),
-            channel=dict(type='str'),
-            device_id=dict(type='str'),
-        ),
-        supports_check_mode=True,
-    )
-    module.run(gather_info)
+    module = CapgoModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.run(read, plan)
 
 
 if __name__ == '__main__':
