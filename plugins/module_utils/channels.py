@@ -404,7 +404,8 @@ def _plan_update(params, current):
         body['version'] = wanted_bundle or WIRE_NO_BUNDLE
     becomes_public = after.get('public') and not channel.get('public')
     others = _public_names(current.get('siblings')) if becomes_public else []
-    plan = Plan('update', channel, after, sorted(set(fields)), changes=sorted(changes), body=body,
+    follow_ups = [dict(dict(app_id=app_id, channel=name), **fields_) for fields_ in (rollout.follow_up if rollout else [])]
+    plan = Plan('update', channel, after, sorted(set(fields)), changes=sorted(changes), body=body, follow_ups=follow_ups,
                 repeatable=rollout is None or rollout.repeatable, rollout_action=rollout.action if rollout else None,
                 generation=generation, warnings=warnings, demote=[],
                 await_demotion=others if generation == 'classic' else [],
@@ -423,7 +424,7 @@ def plan(module, current):
 
 # -- write (the only POST and DELETE of /channel) --------------------------------------------------
 
-def holds(item, planned, fields):
+def holds(item, planned, fields, rollout=True):
     """Whether a GET /channel item shows what ``planned`` (the channel after the run) says for ``fields``."""
     if item is None:
         return False
@@ -431,9 +432,16 @@ def holds(item, planned, fields):
     for field in fields:
         if channel.get(field) != planned.get(field):
             return False
-    if 'rollout' in planned:
+    if rollout and 'rollout' in planned:
         return rollout_holds(item, planned['rollout'])
     return True
+
+
+def _follow_up_holds(item, body):
+    have = normalize_rollout(item) if item is not None else None
+    if have is None or have['bundle'] != body.get('rolloutVersion', have['bundle']):
+        return False
+    return 'rolloutPaused' not in body or have['paused'] == body['rolloutPaused']
 
 
 def post_channel(client, body, confirm, repeatable=True, context=None):
@@ -494,9 +502,13 @@ def write(module, planned):
     fields = planned.confirm_fields
     context = dict(publicizing=planned.after.get('public') and not (planned.before or {}).get('public'),
                    bundle=planned.after.get('bundle'), update_package=planned.after.get('update_package'))
+    follow_ups = getattr(planned, 'follow_ups', [])
     post_channel(client, planned.body,
-                 confirm=lambda: holds(get_channel(client, app_id, name), planned.after, fields),
+                 confirm=lambda: holds(get_channel(client, app_id, name), planned.after, fields, rollout=not follow_ups),
                  repeatable=planned.repeatable, context=context)
+    for follow_up in follow_ups:
+        post_channel(client, follow_up, repeatable=True, context=context,
+                     confirm=lambda body=follow_up: _follow_up_holds(get_channel(client, app_id, name), body))
     for demotion in planned.demote:
         other = demotion['channel']
         post_channel(client, demotion, repeatable=True,

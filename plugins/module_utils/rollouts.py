@@ -108,7 +108,10 @@ def normalize_rollout(item):
     """
     if not rollout_running(item):
         return None
-    return rollout_settings(item)
+    rollout = rollout_settings(item)
+    # Read-only: why Capgo paused it (auto-pause), for the release role's messages. Not an option.
+    rollout['pause_reason'] = item.get('rolloutPauseReason')
+    return rollout
 
 
 def rollout_wire(option_values, table):
@@ -197,17 +200,21 @@ def wanted_rollout(rollout_param):
 class RolloutPlan(object):
     """What one run does to a channel's rollout.
 
-    ``after``: the running rollout once the write is applied (option names, None for none); ``fields``: the POST
-    /channel fields to send; ``changed``; ``action``: None, 'start', 'update', 'keep' (name the candidate again so
-    it survives a stable-bundle change), 'promote', 'rollback', 'advance', or 'reset' (the server ends it itself);
-    ``stable_by_server``: the server moves the stable bundle itself (promote, advance), so no ``version`` is sent.
+    ``after``: the running rollout once the writes are applied (option names, None for none); ``fields``: the POST
+    /channel fields to send with the channel's write; ``follow_up``: field sets of further POSTs, in order (latest:
+    re-link a rollout that a stable-bundle change ends); ``changed``; ``action``: None, 'start', 'update', 'keep'
+    (name the candidate again so it survives a stable-bundle change), 'relink' (latest: a stable-bundle change ends
+    the rollout whatever the write says, so a second write links the candidate again), 'promote', 'rollback',
+    'advance', or 'reset' (the server ends it itself); ``stable_by_server``: the server moves the stable bundle
+    itself (promote, advance), so no ``version`` is sent.
     """
 
-    def __init__(self, after, fields=None, changed=False, action=None):
+    def __init__(self, after, fields=None, changed=False, action=None, follow_up=None):
         self.after = after
         self.fields = dict(fields or {})
         self.changed = changed
         self.action = action
+        self.follow_up = list(follow_up or [])
 
     @property
     def stable_by_server(self):
@@ -258,6 +265,7 @@ def plan_rollout(params, item, stable_after, bundle_changes, generation):
         base = rollout_settings(item)
         base['bundle'] = candidate
         base['paused'] = False
+        base['pause_reason'] = None  # a new target clears it (12.2 #5)
         after = merged(base, wanted)
         fields = dict(rolloutVersion=candidate, rolloutEnabled=True, rolloutPaused=after['paused'],
                       rolloutPercentageBps=percent_to_bps(after['percentage']))
@@ -272,11 +280,19 @@ def plan_rollout(params, item, stable_after, bundle_changes, generation):
 
     changes = differences(wanted, running)
     if not changes:
+        if bundle_changes and generation == 'latest':
+            return _relink(running, {}, False)
         if bundle_changes:
-            # Name the candidate so the rollout survives the new stable bundle (latest resets it otherwise).
+            # Name the candidate so the rollout survives the new stable bundle.
             return RolloutPlan(running, dict(rolloutVersion=candidate), False, 'keep')
         return RolloutPlan(running)
     after = merged(running, wanted)
+    if not after['paused']:
+        after['pause_reason'] = None  # rolloutPaused: false clears it (capgo-api.md 11.1 #13)
+    if bundle_changes and generation == 'latest':
+        extra = rollout_wire(_changed_values(wanted, running, 'cache_ttl'), ROLLOUT_SETTINGS)
+        extra.update(_auto_pause_fields(wanted, running))
+        return _relink(after, extra, True)
     fields = {}
     if 'percentage' in changes:
         fields['rolloutPercentageBps'] = percent_to_bps(after['percentage'])
@@ -288,6 +304,19 @@ def plan_rollout(params, item, stable_after, bundle_changes, generation):
     if bundle_changes:
         fields['rolloutVersion'] = candidate
     return RolloutPlan(after, fields, True, 'update')
+
+
+def _relink(after, extra, changed):
+    """latest: a new stable bundle drops the candidate even when the same write names it again (the trigger compares
+    values, 20260817183821_reset_rollout_on_stable_bundle.sql), so link it again in a second write; the target change
+    unpauses it (12.2 #5), so a paused rollout gets a third write that pauses it again."""
+    after = dict(after, pause_reason=None)
+    relink = dict(rolloutVersion=after['bundle'], rolloutEnabled=True, rolloutPercentageBps=percent_to_bps(after['percentage']))
+    relink.update(extra)
+    follow_up = [relink]
+    if after['paused']:
+        follow_up.append(dict(rolloutPaused=True))
+    return RolloutPlan(after, {}, changed, 'relink', follow_up)
 
 
 def _changed_values(wanted, base, *keys):

@@ -487,6 +487,11 @@ channel:
         auto_pause:
           description: The auto-pause policy, in the suboption names of O(rollout.auto_pause).
           type: dict
+        pause_reason:
+          description:
+            - Why Capgo paused the rollout (its auto-pause), or V(null). Read-only, not a suboption of O(rollout), so
+              leave it out when passing this dict back as O(rollout).
+          type: str
     created_at:
       description: When the channel was created.
       type: str
@@ -523,6 +528,7 @@ channel:
         min_failures: null
         action: pause
         cooldown_minutes: 60
+      pause_reason: null
     created_at: "2026-01-01T00:00:00+00:00"
     updated_at: "2026-03-01T10:00:00+00:00"
 demoted:

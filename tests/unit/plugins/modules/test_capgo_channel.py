@@ -139,9 +139,9 @@ class FakeCapgo(object):
             row['version'] = row['rollout_version_info']
         if body.get('promoteToStable') or body.get('rollback'):
             row.update(rollout_version=None, rollout_version_info=None, rolloutEnabled=False, rolloutPercentageBps=0, rolloutPausedAt=None)
-        if self.generation == 'latest' and row['version'] != stable_before and 'rolloutVersion' not in body \
-                and not body.get('promoteToStable'):
-            # 12.1 #3: a new stable bundle clears a leftover rollout, keeping the percentage
+        if self.generation == 'latest' and row['version'] != stable_before and row['rollout_version_info'] == target \
+                and target is not None:
+            # 12.1 #3: a new stable bundle clears a leftover rollout (even one the write names again), keeping the percentage
             row.update(rollout_version=None, rollout_version_info=None, rolloutEnabled=False)
         self.channels[name] = row
         return None
@@ -575,9 +575,10 @@ def test_promote_lost_before_it_applied_fails_without_resending(rsps):
 def test_normalize_rollout_reads_option_names():
     row = item('production', rollout=dict(bundle='1.1.0', bps=2550, paused=True))
     row.update(autoPauseEnabled=True, autoPauseFailureRateBps=250)
+    row['rolloutPauseReason'] = 'failure rate 4.2 % above 2.5 %'
     assert normalize_rollout(row) == dict(bundle='1.1.0', percentage=25.5, paused=True, cache_ttl=2592000, auto_pause=dict(
         enabled=True, window_minutes=60, failure_rate=2.5, confidence=0.95, min_attempts=None, min_failures=None,
-        action='pause', cooldown_minutes=60))
+        action='pause', cooldown_minutes=60), pause_reason='failure rate 4.2 % above 2.5 %')
     disabled = item('production', rollout=dict(bundle='1.1.0'))
     disabled['rolloutEnabled'] = False
     assert normalize_rollout(disabled) is None
@@ -647,13 +648,28 @@ def test_new_stable_bundle_on_latest_lets_capgo_end_the_rollout(rsps):
     assert row['rolloutPercentageBps'] == 3000 and row['rollout_version_info'] is None and row['rolloutEnabled'] is False
 
 
-@pytest.mark.parametrize('generation', ['latest', 'current'])
-def test_new_stable_bundle_keeps_a_rollout_the_task_keeps(rsps, generation):
-    api = FakeCapgo(rsps, [item('production', rollout=dict(bundle='1.1.0'), generation=generation)],
-                    bundles=('1.0.0', '1.0.1', '1.1.0'), generation=generation)
+def test_new_stable_bundle_keeps_a_rollout_the_task_keeps(rsps):
+    api = FakeCapgo(rsps, [item('production', rollout=dict(bundle='1.1.0'))], bundles=('1.0.0', '1.0.1', '1.1.0'))
     predicted, result = check_then_apply(bundle='1.0.1', rollout=dict(bundle='1.1.0'))
     assert api.writes() == [('POST', dict(app_id=APP, channel='production', version='1.0.1', rolloutVersion='1.1.0'))]
     assert result['channel']['rollout']['bundle'] == '1.1.0' and result['channel']['bundle'] == '1.0.1'
+
+
+@pytest.mark.parametrize('paused', [False, True])
+def test_new_stable_bundle_on_latest_relinks_a_rollout_the_task_keeps(rsps, paused):
+    # latest drops the candidate on any stable-bundle change, even when the write names it again: link it again
+    api = FakeCapgo(rsps, [item('production', rollout=dict(bundle='1.1.0', bps=2500, paused=paused), generation='latest')],
+                    bundles=('1.0.0', '1.0.1', '1.1.0'), generation='latest')
+    predicted, result = check_then_apply(bundle='1.0.1', rollout=dict(bundle='1.1.0', percentage=30))
+    expected = [('POST', dict(app_id=APP, channel='production', version='1.0.1')),
+                ('POST', dict(app_id=APP, channel='production', rolloutVersion='1.1.0', rolloutEnabled=True,
+                              rolloutPercentageBps=3000))]
+    if paused:
+        expected.append(('POST', dict(app_id=APP, channel='production', rolloutPaused=True)))
+    assert api.writes() == expected
+    assert result['channel']['rollout']['bundle'] == '1.1.0' and result['channel']['bundle'] == '1.0.1'
+    assert result['channel']['rollout']['paused'] is paused and result['channel']['rollout']['percentage'] == 30.0
+    assert run_module(bundle='1.0.1', rollout=dict(bundle='1.1.0', percentage=30))['changed'] is False
 
 
 @pytest.mark.parametrize('generation', ['latest', 'current'])
@@ -713,5 +729,7 @@ def test_the_channel_returned_can_be_written_back(rsps, generation):
     first = run_module()
     channel = copy.deepcopy(first['channel'])
     args = dict((key, value) for key, value in channel.items() if key not in ('id', 'app_id', 'created_at', 'updated_at'))
+    if args.get('rollout'):
+        del args['rollout']['pause_reason']  # read-only, documented so
     assert run_module(**args)['changed'] is False
     assert api.writes() == []
