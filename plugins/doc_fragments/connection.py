@@ -32,7 +32,7 @@ options:
       - Base URL of the Capgo API. Set it for a self-hosted Capgo or for the local Capgo simulator used in tests.
       - It must be an C(https://) or C(http://) URL with a host name, for example V(https://api.capgo.app) or
         V(http://127.0.0.1:8080); anything else is refused before any request. A trailing slash is tolerated.
-      - A connection failure names this URL: a stale E(CAPGO_API_URL) (for example an old simulator port) is the
+      - A connection failure names this URL; a stale E(CAPGO_API_URL) (for example an old simulator port) is the
         usual cause.
       - If not set, the environment variable E(CAPGO_API_URL) is used, then the default.
     type: str
