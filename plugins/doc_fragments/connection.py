@@ -54,7 +54,7 @@ options:
         waiting as long as the API asks (C(Retry-After)) or with a capped exponential backoff.
       - Authentication failures (401), other client errors (4xx), TLS certificate failures, proxy refusals and
         host names that do not resolve are never retried.
-      - A write whose answer was lost (timeout, dropped connection, 5xx after it was sent) is not re-sent blindly: the
+      - A write whose answer was lost (timeout, dropped connection, 5xx after it was sent) is not re-sent blindly; the
         module reads the resource back and decides from what the server holds.
       - A task that waited more than a few seconds on retries says so in a warning.
       - If not set, the environment variable E(CAPGO_API_RETRIES) is used, then the default.
