@@ -23,8 +23,9 @@ description:
     changes nothing sends no write request. This also keeps clear of Capgo's rate limits on device writes
     (see the notes).
   - Many devices (O(device_ids)) are read with as few requests as the API allows and written concurrently by
-    a small pool of workers. Every device is processed; if some fail, the task fails after the others are done
-    and lists the failed devices with their errors.
+    a small pool of workers. Every device is processed; if some fail (also for a reason other than an API error),
+    the task fails after the others are done, reports every device in RV(devices) and lists the failed ones with
+    their errors in RV(failed_devices).
 author:
   - Capgo collection maintainers (@capgo-cloud)
 extends_documentation_fragment:
@@ -71,23 +72,39 @@ notes:
     cannot be read through the API, even when they have an override. Such a device is returned with
     RV(devices[].verified=false), and because its current override is unknown it is written on every run
     (pinned, or with O(state=absent) released; releasing is harmless when there is nothing to release) and
-    reported as changed. Its RV(devices[].previous_channel) is V(null) because it is unknown.
+    reported as changed, so a play that names such devices never reports C(changed=0). Its
+    RV(devices[].previous_channel) is V(null) because it is unknown. The task warns with the list of these devices.
   - >-
-    Capgo answers HTTP 429 when a device is set to the same channel twice within 60 seconds, and it allows only
-    a few operations per second on each device. A quick re-run with devices that never checked in meets that
-    first limit; the module waits it out instead of failing, as long as the API asks (C(Retry-After)), or, on API
-    generations that do not say, with a backoff of 2, 4, 8, 16 and 30 seconds (about one minute with the default
-    O(api_retries)). Other 429s that limit the whole key or address pause every worker of the task together.
+    Capgo answers HTTP 429 when a device is set to the same channel twice within 60 seconds. The module never
+    waits that window out: it reads the device, and if the override holds (or the device cannot be read because
+    it never checked in) the refusal itself says the device was set to the channel within the last minute, so the
+    write already holds; the task warns naming such devices. Only when the device shows another channel is the
+    wait real, and then it waits as asked. Capgo also allows only a few operations per second on each device
+    (retried after a second); 429s that limit the whole key or address pause every worker of the task together.
+    The classic API says neither which limit answered nor how long to wait; there the module backs off 2, 4, 8, 16
+    and 30 seconds.
   - >-
-    Setting a device to the channel it is already pinned to does not renew the override on Capgo's side. Capgo
-    may remove dashboard and API overrides about 90 days after they were last written; releasing and pinning a
-    device again starts that period anew.
+    A write whose answer is lost (timeout, dropped connection, HTTP 502/503/504 after the request was sent) is
+    decided by reading the device back: the override is as planned, so the write went through (reported as
+    changed, not sent again); it is not, so the write is sent again (setting and removing an override are safe to
+    repeat); the device cannot be read, so it is sent again, and Capgo's same-channel 429 then confirms it.
   - >-
-    With O(device_ids), the module first reads the app's device list, a page of 500 devices per request with
-    their overrides, and stops as soon as every wanted device was seen. When the app holds far more devices than
-    the task names, it switches to reading the remaining devices one by one as soon as the pages stop paying off,
-    so reading never costs more than one request more than reading every device one by one.
-  - Up to 8 devices are written at the same time, each by a worker with its own connection.
+    How long an override lasts depends on the API generation: on the newest (api.capgo.app) overrides set
+    through the API never expire; self-hosted backends from July 2026 delete overrides older than one month,
+    those from mid-August 2026 older than 90 days. Setting a device to the channel it is already pinned to does
+    not renew the override; releasing and pinning it again does.
+  - >-
+    With O(device_ids), the module first reads the app's device list in pages of at most 100 devices, and stops as
+    soon as every wanted device was seen. Capgo reads the overrides of a list page with one query that carries
+    every device id of the page in its URL and ignores that query's errors, so a larger page can silently come
+    back without any override; a page whose ids are long enough to risk it, and which shows no override, has its
+    wanted devices read again one by one. When the app holds far more devices than the task names, the module
+    switches to reading the remaining devices one by one as soon as the pages stop paying off, so reading costs
+    at most one request more than reading every device one by one. A device list that ends early (Capgo hands
+    out a cursor twice) is never taken to prove that a device is missing: the rest are read one by one.
+  - >-
+    Up to 8 devices are read and written at the same time, by worker threads that each keep one connection for the
+    whole task.
 seealso:
   - module: capgo.cloud.capgo_channel
   - module: capgo.cloud.capgo_info
@@ -133,14 +150,18 @@ devices:
     channel:
       description:
         - The channel the device is pinned to after the task, or V(null) when it has no override.
-        - For a device whose write failed, what it was before (V(null) when unknown).
+        - For a device whose write failed, what it was before (V(null) when unknown), unless the outcome of the
+          write is unknown: then the planned channel, which the device may hold.
       type: str
     previous_channel:
       description: The channel the device was pinned to before the task; V(null) when it had no override or when
         that is unknown (RV(devices[].verified=false)).
       type: str
     changed:
-      description: Whether a write was sent for this device (in check mode, whether one would be).
+      description:
+        - Whether a write was sent for this device (in check mode, whether one would be).
+        - For a device whose write failed, V(false), unless the answer was lost and a read-back could not tell
+          whether it was applied (RV(failed_devices[].outcome_unknown=true)).
       type: bool
     verified:
       description: V(false) when the device never checked in with Capgo, so the API cannot show its current override.
@@ -152,7 +173,9 @@ devices:
       changed: true
       verified: true
 failed_devices:
-  description: The devices whose write failed, each with its error, formatted like the task's own error.
+  description:
+    - The devices whose write failed, each with its error, formatted like the task's own error. The other devices
+      are still processed and reported in RV(devices).
   returned: failure
   type: list
   elements: dict
@@ -164,20 +187,24 @@ failed_devices:
       description: What failed, with the HTTP status and the API's error code and message.
       type: str
     status:
-      description: The HTTP status, or V(null) when no answer arrived.
+      description: The HTTP status; absent when no answer arrived.
       type: int
     error:
-      description: The API's error code.
+      description: The API's error code; absent when the API gave none.
       type: str
     api_message:
-      description: The API's error message.
+      description: The API's error message; absent when the API gave none.
       type: str
+    outcome_unknown:
+      description: V(true) when the write's answer was lost and a read-back could not tell whether it was applied.
+      type: bool
   sample:
     - device_id: 4f3c2a10-9b7e-4d6a-8c11-0a1b2c3d4e5f
-      msg: "Capgo API POST /device failed: HTTP 503 service_unavailable: Service unavailable (gave up after 6 attempts)"
-      status: 503
-      error: service_unavailable
-      api_message: Service unavailable
+      msg: "Capgo API POST /device failed: HTTP 404 channel_not_found: Channel not found"
+      status: 404
+      error: channel_not_found
+      api_message: Channel not found
+      outcome_unknown: false
 '''
 
 from ansible_collections.capgo.cloud.plugins.module_utils import devices
