@@ -151,7 +151,7 @@ devices:
       description:
         - The channel the device is pinned to after the task, or V(null) when it has no override.
         - For a device whose write failed, what it was before (V(null) when unknown), unless the outcome of the
-          write is unknown: then the planned channel, which the device may hold.
+          write is unknown; then the planned channel, which the device may hold.
       type: str
     previous_channel:
       description: The channel the device was pinned to before the task; V(null) when it had no override or when
