@@ -73,7 +73,7 @@ options:
   checksum:
     description:
       - With O(state=present), the checksum of the bundle's zip file, as the Capgo CLI computes it.
-      - Required with O(state=present): Capgo refuses an external bundle without one, and the module checks it before
+      - Required with O(state=present). Capgo refuses an external bundle without one, and the module checks it before
         any request.
     type: str
   session_key:
