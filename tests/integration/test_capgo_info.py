@@ -1,4 +1,6 @@
-"""capgo.cloud.capgo_info against the simulator, both API profiles."""
+"""capgo.cloud.capgo_info against the simulator, on every API profile."""
+
+import uuid
 
 import pytest
 
@@ -20,9 +22,15 @@ def test_large_app_every_item_once_in_few_requests(sim, run_playbook):
     assert len(info["devices"]) == 3000
     assert sorted(d["device_id"] for d in info["devices"]) == sorted(d["device_id"] for d in state["devices"])
     assert len(info["bundles"]) == 300
-    # Naive page-by-page reading would need 25 channel requests and return duplicates.
-    assert len(_api_calls(result, path="/channel")) <= 6
+    if sim.profile == "latest":
+        # latest coerces page, so its channel pages are clean 50-row windows: one request per 50 channels
+        assert len(_api_calls(result, path="/channel")) == 25
+    else:
+        # Naive page-by-page reading of the overlapping windows would need 25 requests and return duplicates.
+        assert len(_api_calls(result, path="/channel")) <= 6
     assert len(_api_calls(result, path="/bundle")) <= 4
+    device_pages = _api_calls(result, path="/device")
+    assert len(device_pages) == 30 and all(int(e["query"]["limit"]) <= 100 for e in device_pages)
     assert not result.writes
 
 
@@ -67,8 +75,56 @@ def test_filters_by_channel_and_device(sim, run_playbook):
 def test_app_without_bundles_returns_empty_list(sim, run_playbook):
     result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_gather": ["bundles"]})
     assert result.task("Gather")["bundles"] == []
-    # the API answered the empty list with its 400 cannot_get_bundle
-    assert [(e["path"], e["status"], e["error"]) for e in result.requests] == [("/bundle", 400, "cannot_get_bundle")]
+    # latest answers 200 []; HEAD and classic answer the empty list with their 400 cannot_get_bundle
+    expected = (200, None) if sim.profile == "latest" else (400, "cannot_get_bundle")
+    assert [(e["path"], e["status"], e["error"]) for e in result.requests] == [("/bundle",) + expected]
+
+
+def test_bundles_carry_native_packages_and_min_update_version(sim, run_playbook):
+    natives = [{"name": "@capacitor/camera", "version": "6.0.1"}, {"name": "@capgo/capacitor-updater", "version": "6.2.0"}]
+    sim.seed({"bundles": [
+        {"app_id": sim.app_id, "name": "1.1.0", "created_at": "2026-01-02T00:00:00Z", "min_update_version": "1.0.0",
+         "native_packages": natives},
+        {"app_id": sim.app_id, "name": "1.0.0", "created_at": "2026-01-01T00:00:00Z"},
+    ]})
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_gather": ["bundles"]})
+    bundles = result.task("Gather")["bundles"]
+    assert [b["version"] for b in bundles] == ["1.1.0", "1.0.0"]
+    assert bundles[0]["native_packages"] == natives and bundles[0]["min_update_version"] == "1.0.0"
+    assert bundles[1]["min_update_version"] is None and not bundles[1]["native_packages"]
+
+
+def test_channels_carry_update_package_and_platforms_where_the_api_returns_them(sim, run_playbook):
+    sim.seed({"channels": [{"app_id": sim.app_id, "name": "ios-only", "ios": True, "android": False, "electron": False}]})
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_gather": ["channels"]})
+    channel = result.task("Gather")["channels"][0]
+    if sim.profile == "latest":
+        assert channel["update_package"] == "all"
+        assert channel["ios"] is True and channel["android"] is False
+    else:
+        # HEAD and classic return neither: nothing is invented
+        for key in ("update_package", "ios", "android"):
+            assert key not in channel
+
+
+def test_every_override_of_500_uuid_devices_is_listed(sim, run_playbook, request):
+    if sim.profile == "classic":
+        # Measured 2026-12-02: on classic only the first 100 of 500 devices come back (classic's string limit
+        # arithmetic and hasMore, capgo-api.md 11.1 #5, versus devices.list_devices); reported, not yet fixed.
+        request.node.add_marker(pytest.mark.xfail(reason="classic device list stops after one page of 100", strict=True))
+    ids = [str(uuid.UUID(int=index + 1)) for index in range(500)]
+    sim.seed({
+        "channels": [{"app_id": sim.app_id, "name": "production", "public": True}, {"app_id": sim.app_id, "name": "beta"}],
+        "devices": [{"app_id": sim.app_id, "device_id": device_id, "platform": "ios"} for device_id in ids],
+        "overrides": [{"app_id": sim.app_id, "device_id": device_id, "channel": "beta"} for device_id in ids],
+    })
+    result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_gather": ["devices"], "info_channel": "beta"})
+    devices = result.task("Gather")["devices"]
+    assert sorted(d["device_id"] for d in devices) == sorted(ids)
+    assert all(d["channel"] == "beta" for d in devices)
+    pages = _api_calls(result, path="/device")
+    # five list pages of at most 100 devices, no single reads: no page was large enough to lose its overrides
+    assert len(pages) == 5 and all(int(e["query"]["limit"]) <= 100 and "device_id" not in e["query"] for e in pages)
 
 
 @pytest.mark.parametrize("gather", [["channels"], ["devices"], ["bundles"]])
@@ -86,8 +142,19 @@ def test_429_with_retry_after_then_success(sim, run_playbook):
     result = run_playbook("info_read", extra_vars={"app_id": sim.app_id, "info_gather": ["channels"]})
     log = [(e["status"], e["fault"]) for e in result.requests]
     assert log == [(429, "429"), (200, None)]
-    if sim.profile == "current":  # classic sends no Retry-After: the client backs off on its own
+    if sim.profile != "classic":  # classic sends no Retry-After: the client backs off on its own
         assert result.requests[1]["time"] - result.requests[0]["time"] >= 0.9
+
+
+@pytest.mark.parametrize("profile", ["latest"], indirect=True)
+def test_app_not_found_404_reads_as_no_access(sim, run_playbook):
+    # Only latest's newer tests expect the 404; the simulator sends it when asked (bundle_app_not_found_404).
+    sim.config({"bundle_app_not_found_404": True})
+    result = run_playbook("info_read", extra_vars={"app_id": sim.other_app_id, "info_gather": ["bundles"]}, expect_failure=True)
+    failure = result.task("Gather")
+    assert failure["failed"] and failure["status"] == 404 and failure["error"] == "app_not_found"
+    assert "rights" in failure["msg"]
+    assert len(result.requests) == 1
 
 
 def test_503_twice_then_success(sim, run_playbook):
