@@ -78,9 +78,12 @@ def test_channel_lifecycle(sim, run_playbook):
     real, task = check_then_apply(sim, run_playbook, "production", bundle="1.0.0", allow_dev=False)
     assert task["changed"] is True
     assert task["diff"]["before"] == {}
-    assert task["diff"]["after"] == {
+    expected = {
         "bundle": "1.0.0", "public": False, "disable_auto_update": "major", "disable_auto_update_under_native": True,
         "allow_device_self_set": False, "allow_emulator": True, "allow_dev": False, "allow_device": True, "allow_prod": True}
+    if sim.profile == "latest":
+        expected.update(ios=True, android=True, update_package="all")  # latest returns them
+    assert task["diff"]["after"] == expected
     assert [entry["body"] for entry in real.writes] == [
         {"app_id": sim.app_id, "channel": "production", "version": "1.0.0", "allow_dev": False}]
     assert served(sim, "production") == "1.0.0"
@@ -263,7 +266,7 @@ def rollout_row(sim, name):
                 paused=row["rollout_paused_at"] is not None, stable=row.get("version_name"))
 
 
-@pytest.mark.parametrize("profile", ["current"], indirect=True)
+@pytest.mark.profiles("latest", "current")
 def test_staged_release(sim, run_playbook):
     seed_bundles(sim, "1.0.0", "1.1.0", "1.2.0")
     seed_channels(sim, {"name": "production", "version": "1.0.0", "public": True})
@@ -317,7 +320,7 @@ def test_staged_release(sim, run_playbook):
     assert task["changed"] is False and again.writes == []
 
 
-@pytest.mark.parametrize("profile", ["current"], indirect=True)
+@pytest.mark.profiles("latest", "current")
 def test_rollout_validation_against_the_channel(sim, run_playbook):
     seed_bundles(sim, "1.0.0", "1.1.0")
     seed_channels(sim, {"name": "production", "version": "1.0.0"}, {"name": "empty"})
@@ -345,3 +348,47 @@ def test_classic_refuses_rollouts_but_channels_work(sim, run_playbook):
     result, task = manage(sim, run_playbook, "production", allow_dev=False)
     assert task["changed"] is True and "rollout" not in task["channel"]
     assert served(sim, "production") == "1.0.0"
+
+
+@pytest.mark.profiles("latest", "current")
+@pytest.mark.parametrize("step", ["promote", "rollback"])
+def test_promote_and_rollback_with_the_answer_lost(sim, run_playbook, step):
+    # The simulator applies the POST, then drops the connection: the module reads the channel back and reports the
+    # step done (changed), and never sends the promote or rollback a second time.
+    seed_bundles(sim, "1.0.0", "1.1.0")
+    seed_channels(sim, {"name": "production", "version": "1.0.0", "public": True})
+    manage(sim, run_playbook, "production", rollout={"bundle": "1.1.0", "percentage": 25})
+    sim.faults([{"type": "drop_after", "method": "POST", "path": "/channel", "count": 1}])
+    options = {"bundle": "1.1.0", "rollout": {"state": "absent"}} if step == "promote" else {"rollout": {"state": "absent"}}
+    result, task = manage(sim, run_playbook, "production", **options)
+    assert task["changed"] is True and not task.get("failed")
+    key = "promoteToStable" if step == "promote" else "rollback"
+    assert [entry["body"].get(key) for entry in result.writes] == [True]
+    row = rollout_row(sim, "production")
+    assert row["bundle"] is None
+    assert row["stable"] == ("1.1.0" if step == "promote" else "1.0.0")
+    again, task = manage(sim, run_playbook, "production", **options)
+    assert task["changed"] is False and again.writes == []
+
+
+@pytest.mark.parametrize("profile", ["latest"], indirect=True)
+def test_latest_settings_platforms_and_update_package(sim, run_playbook):
+    seed_bundles(sim, "1.0.0")
+    seed_channels(sim, {"name": "production", "version": "1.0.0"})
+    real, task = check_then_apply(sim, run_playbook, "production", android=False, update_package="zip",
+                                  disable_auto_update="metadata")
+    assert task["diff"] == {"before": {"android": True, "update_package": "all", "disable_auto_update": "major"},
+                            "after": {"android": False, "update_package": "zip", "disable_auto_update": "version_number"}}
+    assert not task.get("warnings")
+    row = sim_channel(sim, "production")
+    assert row["android"] is False and row["update_package"] == "zip" and row["disable_auto_update"] == "version_number"
+    again, task = manage(sim, run_playbook, "production", android=False, update_package="zip", disable_auto_update="metadata")
+    assert task["changed"] is False and again.writes == [] and len(again.requests) == 1
+
+
+@pytest.mark.profiles("current", "classic")
+def test_update_package_fails_before_any_write_where_unsupported(sim, run_playbook):
+    seed_channels(sim, {"name": "production"})
+    result, task = manage(sim, run_playbook, "production", update_package="delta", expect_failure=True)
+    assert "update_package is not supported by this Capgo" in task["msg"]
+    assert result.writes == [] and task["changed"] is False
