@@ -22,7 +22,6 @@ from ansible_collections.capgo.cloud.plugins.module_utils.client import CapgoErr
 from ansible_collections.capgo.cloud.plugins.module_utils.engine import Plan, differences, merged
 from ansible_collections.capgo.cloud.plugins.module_utils.rollouts import (  # noqa: F401 (bundle_name: shared)
     BUILTIN,
-    NO_BUNDLE_NAMES,
     bundle_name,
     has_rollouts,
     normalize_rollout,

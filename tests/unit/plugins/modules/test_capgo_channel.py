@@ -112,8 +112,8 @@ class FakeCapgo(object):
 
     def apply(self, body):
         name = body['channel']
-        row = copy.deepcopy(self.channels.get(name) or item(name, bundle=None, ident=len(self.channels) + 1,
-                                                             generation=self.generation))
+        fresh = item(name, bundle=None, ident=len(self.channels) + 1, generation=self.generation)
+        row = copy.deepcopy(self.channels.get(name) or fresh)
         target = row.get('rollout_version_info')
         if (body.get('promoteToStable') or body.get('rollback') or body.get('advanceRollout')) and not target:
             return 'missing_rollout_version'
