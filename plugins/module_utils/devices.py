@@ -192,7 +192,7 @@ def read_states(client, pool, app_id, device_ids, page_size=DEVICE_LIST_LIMIT):
     pool) for the rest: when the app holds about as many devices as are wanted, ceil(devices / page_size) list pages
     and no single read; when it holds far more, at most one list page more than the wanted devices found on the
     pages read, so never more than len(device_ids) + 1 requests, plus one single read per device that sat on a
-    page whose overrides may have been lost.  A failed read raises.
+    page whose overrides may have been lost and per device no page showed.  A failed read raises.
     """
     states = {}
     wanted = list(device_ids)
@@ -221,11 +221,9 @@ def read_states(client, pool, app_id, device_ids, page_size=DEVICE_LIST_LIMIT):
             device_id = device['device_id']
             if device_id in wanted_set and device_id not in states and device_id not in suspect:
                 states[device_id] = DeviceState(device_id, True, device['channel'])
-        if complete:
-            listed = set(normalize_device(item)['device_id'] for item in items)
-            for device_id in wanted:
-                if device_id not in listed:
-                    states[device_id] = DeviceState(device_id, False, None)
+        # A wanted device the list did not show is read on its own even when the list said it ended: a failed
+        # list query answers 200 with no devices (capgo-api.md 11 #6), and classic's cursor skips devices that
+        # share the cursor's second (11 #4), so absence from a list proves nothing.
     missing = [device_id for device_id in wanted if device_id not in states]
     for device_id, state, error in pool.run(lambda worker, device_id: _single_state(worker, app_id, device_id), missing):
         if error is not None:
