@@ -157,12 +157,6 @@ class CapgoModule(AnsibleModule):
         self._warn_about_waits()
         self.fail_json(msg=scrub(message, self._secrets), **scrub(result, self._secrets))
 
-    def fail_api(self, error, **result):
-        """Transitional: fail from a CapgoError (modules now raise and let run() report; removed once unused)."""
-        answer = error.fail_kwargs()
-        message = answer.pop('msg')
-        self._fail(message, result, **answer)
-
     def run(self, read, plan=None, write=None):
         """The one way a module runs: read the current state, plan, write (not in check mode), exit.
 

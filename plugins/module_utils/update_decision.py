@@ -560,6 +560,8 @@ class Decision(object):
             return done(False, 'pass', 'the rollout is paused: devices not already on %s get the stable bundle' % name)
         if bps <= 0:
             return done(False, 'pass', 'the rollout is at 0 %: every device gets the stable bundle')
+        if bps >= 10000:
+            return done(True, 'pass', 'the rollout is at 100 %%: every device gets %s' % name)
         if self.generation == 'latest':
             bucket = rollout_bucket(app.app_id, channel.get('id'), channel.get('rollout_id'), channel.get('rollout_version'),
                                     self.device.device_id)
@@ -586,7 +588,7 @@ class Decision(object):
         def fail(step, reason, detail, message, status=200):
             steps.add(step, 'fail', detail)
             steps.skip_rest(GATES)
-            return _outcome(False, bundle if reason == 'no_new_version_available' else None, reason, message, status)
+            return _outcome(False, None, reason, message, status)
 
         # 1. bundle presence (latest: under the channel's update_package mode)
         if internal:
@@ -857,9 +859,14 @@ class Decision(object):
         if 'selected_message' in extra:
             message = '%s If the random rollout draw (%.2f %%) selects the device instead: %s' % (
                 message, rollout['percentage'], extra['selected_message'])
+        kept = 'builtin' if device.reported_builtin else device.version_name
+        target = None
+        if channel is not None:
+            target = rollout['bundle'] if rollout and rollout.get('in_rollout') else self.app.stable_name(channel)
         update = dict(
             available=outcome['available'],
-            bundle=outcome['bundle'],
+            bundle=outcome['bundle'] if outcome['available'] else kept,
+            target=target,
             channel=channel.get('name') if channel else None,
             channel_source=source,
             reason=outcome['reason'],

@@ -193,8 +193,12 @@ update:
         V(builtin), the store build's own bundle).
       type: bool
     bundle:
-      description: The bundle that would be offered, or the one the device keeps when it is up to date; V(null) when
-        Capgo refuses.
+      description: The bundle that would be offered, else the one the device keeps (V(builtin) for the store build's
+        own bundle).
+      type: str
+    target:
+      description: The bundle the chosen channel would serve this device (its stable bundle, or the rollout bundle when
+        the device is in the rollout), whether or not a gate blocks it; V(null) without a channel.
       type: str
     channel:
       description: The channel Capgo would use, or V(null) when none applies.
@@ -309,7 +313,8 @@ update:
           type: str
   sample:
     available: false
-    bundle: null
+    bundle: builtin
+    target: 1.4.2
     channel: beta
     channel_source: override
     reason: disable_dev_build
