@@ -137,7 +137,8 @@ def device_entries(result):
     entries = []
     for name, task in result.tasks:
         for device in task.get("devices") or []:
-            entries.append((name, device))
+            if "verified" in device:  # capgo_device_link's entries (capgo_info lists devices too)
+                entries.append((name, device))
     return entries
 
 

@@ -345,7 +345,9 @@ class Simulator(object):
                 if row['rollout_version'] is None:
                     raise bad('missing_rollout_version', 'The channel has no rollout to pause', {'channel': name})
                 now = now_canon()
-                reason = body.get('reason') or 'Auto-paused: failure rate above threshold'
+                # an explicit "reason": null plants a pause with no reason recorded (one set by a person in the
+                # console); without the key, the cron's own wording
+                reason = body['reason'] if 'reason' in body else 'Auto-paused: failure rate above threshold'
                 patch = {'auto_pause_last_checked_at': now, 'auto_pause_last_triggered_at': now, 'rollout_pause_reason': reason}
                 if action == 'pause':
                     patch['rollout_paused_at'] = now
