@@ -163,12 +163,16 @@ docs-check: install  ## fail when docs/reference differs from what `make docs` w
 	  || { echo "docs/reference is stale: run 'make docs' and commit the result"; exit 1; }
 	@echo "docs/reference: up to date"
 
+# The check releases again on a copy, with the release date already recorded (a CI run on a later
+# day must not call the notes stale).
 changelog-lint: venv  ## antsibull-changelog lint + CHANGELOG.rst up to date
 	cd $(ROOT) && antsibull-changelog lint
 	cd $(ROOT) && antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 	rm -rf $(WORK)/changelog-check && mkdir -p $(WORK)/changelog-check
 	cd $(ROOT) && tar --exclude=./.git --exclude=./tests/output -cf - . | tar -C $(WORK)/changelog-check -xf -
-	cd $(WORK)/changelog-check && antsibull-changelog release --reload-plugins --version $(VERSION) >/dev/null 2>&1
+	cd $(WORK)/changelog-check && antsibull-changelog release --reload-plugins --version $(VERSION) \
+	  $$(python -c 'import sys, yaml; r = (yaml.safe_load(open("changelogs/changelog.yaml"))["releases"] or {}).get(sys.argv[1]) or {}; print("--date %s" % r["release_date"] if r.get("release_date") else "")' $(VERSION)) \
+	  >/dev/null 2>&1
 	cmp -s $(WORK)/changelog-check/CHANGELOG.rst $(ROOT)/CHANGELOG.rst \
 	  && cmp -s $(WORK)/changelog-check/changelogs/changelog.yaml $(ROOT)/changelogs/changelog.yaml \
 	  || { echo "CHANGELOG.rst / changelogs/changelog.yaml are stale: run 'make changelog' and commit the result"; exit 1; }

@@ -1106,7 +1106,8 @@ def plan(module, current):
             if not server['agrees']:
                 module.warn('Capgo answered %s but the computation expected %s (%s). Possible causes: a change made '
                             'seconds ago not yet on Capgo\'s read replica or caches, an input the API does not show '
-                            '(see update.assumptions), or a difference between this module and the server.'
+                            '(see decision.assumptions), or a difference between this module and the server.'
                             % (server['answer'], ' or '.join(update['possible_answers']),
                                'reason: %s' % update['reason'] if update['reason'] else 'offer'))
-    return Plan(None, None, None, [], result=dict(changed=False, update=update))
+    # `update` is the interface's name; `decision` the same dict under a name Jinja's dot notation can reach
+    return Plan(None, None, None, [], result=dict(changed=False, update=update, decision=update))

@@ -16,7 +16,7 @@ description:
   - Without O(app_id), every app the key can see, in every organisation it belongs to (C(GET /app), every page).
     Capgo's pages have no order, so an app can come back on two pages; each app is returned once.
   - With O(app_id), that one app (C(GET /app/:id)). An app that does not exist and an app the key may not see look the
-    same to Capgo's API: the module fails saying both.
+    same to Capgo's API, so the module fails saying both.
   - Each app is shaped like the RV(capgo.cloud.capgo_app#module:app) return value of M(capgo.cloud.capgo_app), plus
     its organisation and timestamps, so the list can drive a loop over every app of an organisation (for example with
     the C(capgo.cloud.channels) role).

@@ -143,7 +143,7 @@ options:
   android:
     description:
       - Whether Android devices may use this channel. Capgo's default is V(true).
-      - Managed like O(ios): compared on the latest API, applied only when the channel is created elsewhere.
+      - Managed like O(ios); compared on the latest API, applied only when the channel is created elsewhere.
     type: bool
   electron:
     description:
@@ -176,7 +176,7 @@ options:
         the stable bundle and the rollout ends); B(roll back) with O(rollout.state=absent) alone (the rollout ends and
         the stable bundle stays). See the examples.
       - B(Ship the next candidate) while one runs with O(bundle) set to the running candidate and O(rollout.bundle) to
-        the next one: the running candidate becomes the stable bundle and the next one starts at O(rollout.percentage).
+        the next one; the running candidate becomes the stable bundle and the next one starts at O(rollout.percentage).
         On the latest API this is Capgo's one-step C(advanceRollout).
       - Pausing sends C(rolloutPaused), never C(rolloutEnabled=false), which on the latest API would unlink the candidate.
       - Only options you set are compared. When not set at all, a running rollout is left alone (except that changing
@@ -268,7 +268,7 @@ notes:
   - A channel B(created) public on the classic API demotes nothing, and classic skips a re-sent identical write. So
     the module demotes the other public channels itself, one write each (C(public=false), with the bundle they serve,
     so nothing else changes), and returns them in RV(demoted). When the new channel serves only one of iOS and Android,
-    the module cannot tell which others share its platform (classic does not return platform flags): it leaves them
+    the module cannot tell which others share its platform (classic does not return platform flags), so it leaves them
     public and warns.
   - Check mode predicts RV(demoted) as every other public channel, since Capgo does not show which platforms a channel
     serves. iOS-only and Android-only default channels can coexist, so a real run may demote fewer.

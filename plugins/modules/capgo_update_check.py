@@ -23,20 +23,20 @@ description:
     minor, patch, version_number), under-native, production/development build, physical device/emulator,
     builtin, download."
   - Never guesses silently. What the API does not show is either an option (O(default_channel),
-    O(plugin_version)) or an entry in RV(update.assumptions), and a step that depends on it is V(unknown) in
-    RV(update.checks).
+    O(plugin_version)) or an entry in RV(decision.assumptions), and a step that depends on it is V(unknown) in
+    RV(decision.checks).
   - "The API generation is detected from what C(GET /channel) returns: the newest Capgo (C(latest), since
     September 2026) returns the platform flags C(ios)/C(android) and C(updatePackage) on every channel; the July 2026
     backend (C(current)) returns the rollout columns but no platform flag, so on it a channel's platform flag is an
     assumption; an older API (C(classic)) returns neither and is computed with the July 2026 rules. Returned as
-    RV(update.generation)."
+    RV(decision.generation)."
   - "Rollouts: on C(latest) the rollout assignment is a deterministic hash of the device id, computed here
-    (RV(update.rollout.in_rollout) is true or false and RV(update.rollout.bucket) is the device's bucket). On older
-    generations it is a random draw cached per Capgo data centre: RV(update.rollout.in_rollout) is V(null), the top
-    level describes a device the draw leaves on the stable bundle, and RV(update.rollout.if_selected) what a selected
+    (RV(decision.rollout.in_rollout) is true or false and RV(decision.rollout.bucket) is the device's bucket). On older
+    generations it is a random draw cached per Capgo data centre: RV(decision.rollout.in_rollout) is V(null), the top
+    level describes a device the draw leaves on the stable bundle, and RV(decision.rollout.if_selected) what a selected
     device gets."
   - With O(ask_server=true) the module also sends the updater plugin's own update request and reports Capgo's
-    answer in RV(update.server); when it differs from the computation, a warning says so.
+    answer in RV(decision.server); when it differs from the computation, a warning says so.
 author:
   - Capgo collection maintainers (@capgo-cloud)
 extends_documentation_fragment:
@@ -48,7 +48,7 @@ attributes:
     details:
       - The computation only reads, so it runs the same in check mode.
       - In check mode the update request of O(ask_server) is not sent (it has side effects on the server);
-        RV(update.server.answer) is then V(null).
+        RV(decision.server.answer) is then V(null).
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in C(check_mode)), when in diff mode.
     support: none
@@ -87,22 +87,22 @@ options:
   bundle:
     description:
       - The bundle the device runs now. V(builtin) means the store build's own bundle.
-      - Not set: what the device reported with O(device_id), else V(builtin).
+      - When not set, what the device reported with O(device_id), else V(builtin).
     type: str
   is_prod:
     description:
       - Whether the device runs a production build (App Store, Play Store, TestFlight-less release).
-      - Not set: what the device reported with O(device_id), else V(true).
+      - When not set, what the device reported with O(device_id), else V(true).
     type: bool
   is_emulator:
     description:
       - Whether the device is an emulator or simulator.
-      - Not set: what the device reported with O(device_id), else V(false).
+      - When not set, what the device reported with O(device_id), else V(false).
     type: bool
   plugin_version:
     description:
       - The version of the C(@capgo/capacitor-updater) plugin in the app, for example V(7.2.0).
-      - Not set: what the device reported with O(device_id). When it is not known, the steps that depend on it (v4
+      - When not set, what the device reported with O(device_id). When it is not known, the steps that depend on it (v4
         plugins are refused, old plugins' own channel store, manifests, the builtin answer, encryption keys) are
         V(unknown). Required with O(ask_server) when no device gives it.
     type: str
@@ -110,7 +110,7 @@ options:
     description:
       - The channel the app asks for (C(defaultChannel) in C(capacitor.config), or set with C(setChannel())).
       - The API never shows it, so it is an input. Not set, the answer assumes the app sends none and says so in
-        RV(update.assumptions).
+        RV(decision.assumptions).
       - A device that sends one gets that channel, or nothing (V(no_channel)) when the channel does not exist, does
         not serve the platform, is neither public nor open to devices (C(allow_device_self_set)), or points at a deleted
         bundle. Capgo does not fall back to the default channel then.
@@ -119,7 +119,7 @@ options:
   ask_server:
     description:
       - Also send the updater plugin's own update request (as C(npx @capgo/cli probe) does) to O(updates_url) and
-        report the answer beside the computation, in RV(update.server). When they disagree, a warning says so.
+        report the answer beside the computation, in RV(decision.server). When they disagree, a warning says so.
       - "This is a real update check, with side effects on Capgo: it writes the device's inventory row (with
         O(device_id), that device's last reported state until it checks in again; without, the shared synthetic
         device V(00000000-0000-0000-0000-000000000000)), a stats entry, and counts one monthly active device for
@@ -138,7 +138,7 @@ options:
     type: str
     default: https://plugin.capgo.app/updates
 notes:
-  - Capgo also decides on things no API shows; the answer names them in RV(update.assumptions) instead of guessing
+  - Capgo also decides on things no API shows; the answer names them in RV(decision.assumptions) instead of guessing
     silently, for example the app's plan (an invalid plan or an on-premise app answers HTTP 429 to every device),
     the caches of the newest backend, and a read replica that can lag behind a change made seconds ago.
   - The running bundle Capgo shows for a device is what it last reported; on the July 2026 backend Capgo also
@@ -159,7 +159,7 @@ EXAMPLES = r'''
 
 - name: Say it in one sentence
   ansible.builtin.debug:
-    msg: "{{ check.update.message }}"
+    msg: "{{ check.decision.message }}"
 
 - name: What would a new TestFlight build of 2.0.0 get, with the app asking for the beta channel?
   capgo.cloud.capgo_update_check:
@@ -179,12 +179,15 @@ EXAMPLES = r'''
     plugin_version: 7.2.0
     ask_server: true
   register: asked
-  failed_when: not asked.update.server.agrees
+  failed_when: not asked.decision.server.agrees
 '''
 
 RETURN = r'''
-update:
-  description: Which channel and bundle Capgo would serve the device, and if none, why not.
+decision:
+  description:
+    - Which channel and bundle Capgo would serve the device, and if none, why not.
+    - The same dict is also returned as C(update), the name the collection's interface gives it. In Jinja read that one
+      as C(result['update']) (C(result.update) is the dict method of that name), or use C(decision).
   returned: success
   type: dict
   contains:
@@ -225,7 +228,7 @@ update:
       description: The HTTP status Capgo would answer with (200 for offers and refusals, 400 or 500 for errors).
       type: int
     answer:
-      description: What the update request would name, the bundle offered or the error code (what RV(update.server.answer)
+      description: What the update request would name, the bundle offered or the error code (what RV(decision.server.answer)
         is compared with).
       type: str
     possible_answers:
