@@ -160,6 +160,11 @@ def plan(module, row):
     for option in ('ios_store_url', 'android_store_url'):
         if params.get(option) == '' and _comparable(before).get(option) is not None and option not in changes:
             changes.append(option)
+    # Days are compared as the seconds Capgo stores: a retention set elsewhere to a part of a day reads as whole
+    # days, yet asking for those days rewrites it to them.
+    days = wanted.get('retention_days')
+    if days is not None and _retention_seconds(row) != days * DAY:
+        changes.append('retention_days')
     changes = sorted(set(changes))
     after = merged(before, dict((k, v) for k, v in wanted.items() if v is not None))
     for option in changes:
@@ -183,13 +188,27 @@ def _view(app):
     return dict((name, app.get(name)) for name in FIELDS)
 
 
+def _retention_seconds(row):
+    try:
+        return int(row.get('retention'))
+    except (TypeError, ValueError):
+        return None
+
+
 def _holds(client, app_id, planned):
     """Whether the app holds every planned value (the read-back after a lost PUT answer)."""
     try:
-        now = normalize_app(get_app(client, app_id))
+        row = get_app(client, app_id)
     except CapgoInputError:
         return None
-    return all(_comparable(now).get(name) == planned.after.get(name) for name in planned.changes)
+    now = _comparable(normalize_app(row))
+    for name in planned.changes:
+        if name == 'retention_days':
+            if _retention_seconds(row) != planned.body['retention']:
+                return False
+        elif now.get(name) != planned.after.get(name):
+            return False
+    return True
 
 
 def write(module, planned):
