@@ -750,10 +750,22 @@ class Decision(object):
             if new_enough is None:
                 steps.add('builtin', 'unknown', 'the answer depends on the plugin version (6.2.0 or later)')
                 steps.skip_rest(GATES)
-                return _outcome(False, None, 'already_on_builtin',
-                                'Channel %s serves no bundle (builtin); with a plugin of 6.2.0 or later Capgo answers '
-                                'already_on_builtin, below that revert_to_builtin_plugin_version_too_old. Set plugin_version '
-                                'to know; assign a bundle to the channel to update devices.' % cname)
+                too_old = 'revert_to_builtin_plugin_version_too_old'
+                if latest and not device.reported_builtin:
+                    # latest tells a device on an over-the-air bundle to go back to builtin (a success)
+                    outcome = _outcome(True, 'builtin', None,
+                                       'Channel %s serves no bundle (builtin): with a plugin of 6.2.0 or later the device '
+                                       'is told to go back to the bundle of its store build, below that Capgo answers %s. '
+                                       'Set plugin_version to know; assign a bundle to the channel to update devices.'
+                                       % (cname, too_old))
+                    outcome['possible'] = ['builtin', too_old]
+                    return outcome
+                outcome = _outcome(False, None, 'already_on_builtin',
+                                   'Channel %s serves no bundle (builtin); with a plugin of 6.2.0 or later Capgo answers '
+                                   'already_on_builtin, below that %s. Set plugin_version to know; assign a bundle to the '
+                                   'channel to update devices.' % (cname, too_old))
+                outcome['possible'] = ['already_on_builtin', too_old]
+                return outcome
             if not new_enough:
                 return fail('builtin', 'revert_to_builtin_plugin_version_too_old', 'plugin %s is below 6.2.0' % device.plugin_version,
                             'Channel %s serves no bundle (builtin), and plugin %s is too old to go back to the store build '
@@ -879,6 +891,8 @@ class Decision(object):
             generation=self.generation,
         )
         update['answer'] = answer_of(outcome)
+        if outcome.get('possible') and 'possible_answers' not in extra:
+            extra['possible_answers'] = sorted(outcome['possible'])
         update['possible_answers'] = extra.get('possible_answers', [update['answer']])
         return update
 

@@ -123,8 +123,10 @@ options:
       - "This is a real update check, with side effects on Capgo: it writes the device's inventory row (with
         O(device_id), that device's last reported state until it checks in again; without, the shared synthetic
         device V(00000000-0000-0000-0000-000000000000)), a stats entry, and counts one monthly active device for
-        the organisation; blocked major/minor/patch answers can queue an e-mail to the organisation (at most about
-        weekly); on the July 2026 backend it can fix that device's rollout draw in one data centre. Five unknown app
+        the organisation; an offered update adds one to that bundle's download count; blocked answers (major,
+        minor, patch, metadata, under the native version) and an unparsable native version, an outdated plugin or
+        an invalid plan can queue an e-mail to the organisation (at most about weekly per kind); on the July 2026
+        backend it can fix that device's rollout draw in one data centre. Five unknown app
         ids from one address within 15 minutes block every update check from that address for 15 minutes."
       - No API key is sent with it (the endpoint needs none). Nothing of the answer that lets one download the bundle
         (URL, session key, checksum, manifest) is returned or logged.
@@ -138,9 +140,11 @@ options:
     type: str
     default: https://plugin.capgo.app/updates
 notes:
-  - Capgo also decides on things no API shows; the answer names them in RV(decision.assumptions) instead of guessing
-    silently, for example the app's plan (an invalid plan or an on-premise app answers HTTP 429 to every device),
-    the caches of the newest backend, and a read replica that can lag behind a change made seconds ago.
+  - Capgo also decides on things no API shows, for example the app's plan (an invalid plan or an on-premise app
+    answers HTTP 429 to every device). The inputs a check depends on but cannot read are named in
+    RV(decision.assumptions), and that check is V(unknown). When an answer of O(ask_server) disagrees, the warning
+    also names what can make the server's answer differ without any setting changing, the caches of the newest
+    backend, and a read replica that can lag behind a change made seconds ago.
   - The running bundle Capgo shows for a device is what it last reported; on the July 2026 backend Capgo also
     records an offered bundle as running, even when the download then failed.
   - A guide built around this module is in the collection's docs, C(docs/why-no-update.md).
@@ -179,7 +183,7 @@ EXAMPLES = r'''
     plugin_version: 7.2.0
     ask_server: true
   register: asked
-  failed_when: not asked.decision.server.agrees
+  failed_when: asked.decision.server.agrees is false  # null in check mode: nothing was asked
 '''
 
 RETURN = r'''
@@ -214,6 +218,7 @@ decision:
       description:
         - Capgo's own code when nothing is offered, V(null) when an update is offered.
         - For example V(no_channel), V(no_new_version_available), V(disabled_platform_ios),
+          V(disabled_platform_android), V(disabled_platform_electron),
           V(disable_auto_update_to_major), V(disable_auto_update_to_minor), V(disable_auto_update_to_patch),
           V(misconfigured_channel), V(disable_auto_update_to_metadata), V(disable_auto_update_under_native),
           V(disable_prod_build), V(disable_dev_build), V(disable_device), V(disable_emulator),
