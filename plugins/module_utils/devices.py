@@ -334,10 +334,12 @@ class WorkerClient(CapgoClient):
             self.limited += 1
             kind = classify_429(response.body)
             wait = parse_retry_after(response.headers, response.body)
-            if method == 'POST' and path == '/device' and kind in ('window', 'unknown'):
-                raise SameChannelWindow(CapgoError.from_response(method, path, 429, response.body), wait)
+            # A 429 that does not say what it limits (classic) may limit the whole key: every worker pauses, also
+            # when this one goes on to read the device for the same-channel window.
             if kind in ('wide', 'unknown') and self.gate is not None:
                 self.gate.hold(wait if wait is not None else RATE_LIMIT_BACKOFF_BASE)
+            if method == 'POST' and path == '/device' and kind in ('window', 'unknown'):
+                raise SameChannelWindow(CapgoError.from_response(method, path, 429, response.body), wait)
         return response, readable
 
     def retry_delay(self, attempt, retry_after, status):

@@ -373,6 +373,20 @@ def test_key_wide_429_holds_the_gate_for_every_worker_but_device_429_does_not():
     assert clock.sleeps == [30]
 
 
+@responses.activate
+def test_classic_429_on_a_pin_holds_the_gate_before_the_same_channel_read():
+    """classic's 429 says nothing of what it limits: it may be the key's limit, so every worker pauses, also while
+    this worker goes on to check the same-channel window."""
+    clock = Clock()
+    gate = RateGate(sleep=clock.sleep, clock=clock.time)
+    client = WorkerClient(KEY, api_url=URL, retries=0, sleep=clock.sleep, gate=gate)
+    responses.add(responses.POST, URL + '/device', status=429,
+                  json=dict(error='too_many_requests', message='You are being rate limited'))
+    with pytest.raises(devices.SameChannelWindow):
+        client.request('POST', '/device', json=dict(app_id=APP, device_id='a', channel='beta'))
+    assert gate.remaining() == pytest.approx(devices.RATE_LIMIT_BACKOFF_BASE)
+
+
 # -- the pool ----------------------------------------------------------------------------------
 
 @responses.activate
