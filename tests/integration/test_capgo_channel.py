@@ -7,46 +7,9 @@ Each check-mode run is followed by the real run it predicts: same ``changed``, s
 
 import pytest
 
-TASK = "Manage channel"
+from channel_runs import TASK, channel_vars, check_then_apply, manage, seed_bundles, seed_channels
+
 DELETE_TASK = "Delete channel"
-VOLATILE = ("id", "created_at", "updated_at")
-
-
-def seed_bundles(sim, *names):
-    sim.seed({"bundles": [{"app_id": sim.app_id, "name": name, "created_at": "2026-01-%02dT10:00:00Z" % (day + 1)}
-                          for day, name in enumerate(names)]})
-
-
-def seed_channels(sim, *channels):
-    sim.seed({"channels": [dict(channel, app_id=sim.app_id) for channel in channels]})
-
-
-def channel_vars(sim, name, **options):
-    extra = {"app_id": sim.app_id, "channel_name": name}
-    extra.update(("channel_" + key, value) for key, value in options.items())
-    return extra
-
-
-def manage(sim, run_playbook, name, check=False, expect_failure=False, env=None, **options):
-    result = run_playbook("channel_present", extra_vars=channel_vars(sim, name, **options), check=check, diff=True,
-                          expect_failure=expect_failure, env=env)
-    return result, result.task(TASK)
-
-
-def stable(channel):
-    return None if channel is None else dict((key, value) for key, value in channel.items() if key not in VOLATILE)
-
-
-def check_then_apply(sim, run_playbook, name, **options):
-    """A check-mode run (no write), then the real run it predicts; returns the real run and its task."""
-    check, predicted = manage(sim, run_playbook, name, check=True, **options)
-    assert check.writes == [], "check mode wrote: %r" % check.writes
-    real, task = manage(sim, run_playbook, name, **options)
-    assert predicted["changed"] == task["changed"]
-    assert predicted["diff"] == task["diff"]
-    assert stable(predicted["channel"]) == stable(task["channel"])
-    assert predicted["demoted"] == task["demoted"]
-    return real, task
 
 
 def calls(result):

@@ -12,10 +12,10 @@ import urllib.request
 
 import pytest
 
-CHANNEL_TASK = "Manage channel"
+from channel_runs import check_then_apply, manage, seed_bundles, seed_channels
+
 BUNDLE_TASK = "Register bundle"
 LINK_TASK = "Link"
-VOLATILE = ("id", "created_at", "updated_at")
 BUNDLE_URL = "https://cdn.example.com/bundles/2.0.0.zip"
 ROLLOUTS = ("latest", "current")  # the generations with progressive rollouts
 RETRIED_503 = ("POST", "/channel", 503, "upstream_unavailable")
@@ -26,16 +26,6 @@ UPLOADER = "5eed0000-0000-4000-8000-000000upload"
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
-
-def seed_bundles(sim, *names, **extra):
-    """Live bundles, oldest first; ``extra`` maps a name to more bundle columns (``zip``, ``delta``, ``deleted``)."""
-    sim.seed({"bundles": [dict({"app_id": sim.app_id, "name": name, "created_at": "2026-01-%02dT10:00:00Z" % (day + 1)},
-                               **extra.get(name, {})) for day, name in enumerate(names)]})
-
-
-def seed_channels(sim, *channels):
-    sim.seed({"channels": [dict(channel, app_id=sim.app_id) for channel in channels]})
-
 
 def link_dev_a(sim):
     """Extra vars of device_link_one: pin dev-a to beta."""
@@ -79,29 +69,6 @@ def live_bundles(sim):
 
 def overrides(sim):
     return dict((row["device_id"], row["channel"]) for row in sim.state()["overrides"] if row["app_id"] == sim.app_id)
-
-
-def manage(sim, run_playbook, name, check=False, expect_failure=False, env=None, **options):
-    extra = {"app_id": sim.app_id, "channel_name": name}
-    extra.update(("channel_" + key, value) for key, value in options.items())
-    result = run_playbook("channel_present", extra_vars=extra, check=check, diff=True, expect_failure=expect_failure,
-                          env=env)
-    return result, result.task(CHANNEL_TASK)
-
-
-def stable(channel):
-    return None if channel is None else dict((key, value) for key, value in channel.items() if key not in VOLATILE)
-
-
-def check_then_apply(sim, run_playbook, name, **options):
-    """Check mode (no write), then the real run it predicts: same changed, diff and channel. Returns the real run."""
-    check, predicted = manage(sim, run_playbook, name, check=True, **options)
-    assert check.writes == [], "check mode wrote: %r" % check.writes
-    real, task = manage(sim, run_playbook, name, **options)
-    assert predicted["changed"] == task["changed"]
-    assert predicted["diff"] == task["diff"]
-    assert stable(predicted["channel"]) == stable(task["channel"])
-    return real, task
 
 
 def bodies(entries):
@@ -162,7 +129,7 @@ def test_new_stable_bundle_during_a_rollout_ends_it(sim, run_playbook):
     rotated), so the module sends the bundle alone; current would keep the rollout, so the module sends the rollback.
     Check mode predicts the end state on both."""
     rollout_id = seed_rollout(sim)
-    real, task = check_then_apply(sim, run_playbook, "production", bundle="1.2.0")
+    real, task = check_then_apply(sim, run_playbook, "production", compare_demoted=False, bundle="1.2.0")
     assert task["changed"] is True
     assert task["diff"]["after"] == {"bundle": "1.2.0", "rollout": None}
     assert task["diff"]["before"]["rollout"]["bundle"] == "1.1.0"
@@ -187,7 +154,8 @@ def test_new_stable_bundle_keeps_a_paused_rollout_the_task_names(sim, run_playbo
     correction of capgo-api.md 12.1 #3), so the module links it again in a second write and pauses it again in a
     third (a new target unpauses, 12.2 #5). On current one write does it, and the devices keep their draw."""
     rollout_id = seed_rollout(sim, paused=True)
-    real, task = check_then_apply(sim, run_playbook, "production", bundle="1.2.0", rollout={"bundle": "1.1.0"})
+    real, task = check_then_apply(sim, run_playbook, "production", compare_demoted=False, bundle="1.2.0",
+                                  rollout={"bundle": "1.1.0"})
     assert task["changed"] is True
     assert task["channel"]["rollout"]["bundle"] == "1.1.0" and task["channel"]["rollout"]["percentage"] == 25.0
     assert task["channel"]["rollout"]["paused"] is True
@@ -216,7 +184,7 @@ def test_shipping_the_next_candidate_while_one_runs(sim, run_playbook):
     moves the stable bundle, so no version is sent); on current the same end state from one write naming both."""
     rollout_id = seed_rollout(sim)
     step = {"bundle": "1.1.0", "rollout": {"bundle": "1.2.0", "percentage": 5}}
-    real, task = check_then_apply(sim, run_playbook, "production", **step)
+    real, task = check_then_apply(sim, run_playbook, "production", compare_demoted=False, **step)
     assert task["changed"] is True
     assert task["diff"]["before"]["bundle"] == "1.0.0" and task["diff"]["after"]["bundle"] == "1.1.0"
     assert task["channel"]["rollout"]["bundle"] == "1.2.0" and task["channel"]["rollout"]["percentage"] == 5.0
