@@ -34,6 +34,8 @@ OTHER_APP_ID = "com.other.app"
 ORG = "org1"
 OTHER_ORG = "org2"
 WRITE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+# How long a read of the request log waits for requests still being answered (see SimHandle.requests).
+SETTLE_SECONDS = 10
 
 # The admin API is on 127.0.0.1: never route it through a proxy.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -173,11 +175,17 @@ class SimHandle:
     def clear_requests(self):
         self.admin("DELETE", "/_sim/requests")
 
-    def requests(self, since=None):
-        """Request log entries (oldest first); with ``since``, only those with a higher seq."""
-        path = "/_sim/requests"
+    def requests(self, since=None, settle=None):
+        """Request log entries (oldest first); with ``since``, only those with a higher seq.
+
+        With ``settle`` (seconds), the simulator first waits until every request that reached it is logged: a
+        ``delay`` fault records its entry only after sleeping, so a retry can finish the play before it."""
+        query = []
         if since is not None:
-            path += "?since=%d" % since
+            query.append("since=%d" % since)
+        if settle:
+            query.append("settle=%s" % settle)
+        path = "/_sim/requests" + ("?" + "&".join(query) if query else "")
         entries = self.admin("GET", path) or []
         if isinstance(entries, dict):  # tolerate {"requests": [...]}
             entries = entries.get("requests", [])
@@ -195,7 +203,7 @@ class SimHandle:
 
     def mark(self):
         """The seq of the newest log entry (0 if none): pass it to requests(since=...)."""
-        entries = self.requests()
+        entries = self.requests(settle=SETTLE_SECONDS)
         return max((entry.get("seq", 0) for entry in entries), default=0)
 
 
@@ -357,7 +365,8 @@ class PlaybookRunner:
             os.unlink(results_file)
         output = _json_loads(results_text) if results_text.strip() else None
         result = PlaybookResult(
-            command, completed.returncode, completed.stdout, completed.stderr, output, self.sim.requests(since)
+            command, completed.returncode, completed.stdout, completed.stderr, output,
+            self.sim.requests(since, settle=SETTLE_SECONDS)
         )
 
         # Hard project rule: the API key never shows up in any output, and

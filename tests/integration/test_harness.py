@@ -101,6 +101,19 @@ def _api(sim, method, path, body=None):
         return exc.code, harness._json_loads(exc.read().decode("utf-8"))
 
 
+@pytest.mark.profiles("latest")
+def test_settle_waits_for_a_delayed_request(sim):
+    # A 'delay' fault logs its entry only after sleeping: a client that gave up (and a play that ended) can read
+    # the log before it is there. The CI run of 8e63943 failed on exactly that; settle= closes the race.
+    sim.fault("delay", method="GET", path="/channel", delay=1.0)
+    request = urllib.request.Request(sim.url + "/channel?app_id=%s" % sim.app_id, headers={"authorization": sim.key})
+    with pytest.raises((urllib.error.URLError, OSError)):
+        harness._OPENER.open(request, timeout=0.2)
+    assert [entry for entry in sim.requests() if entry["path"] == "/channel"] == []
+    settled = [entry for entry in sim.requests(settle=5) if entry["path"] == "/channel"]
+    assert [(entry["fault"], entry["status"]) for entry in settled] == [("delay", 200)]
+
+
 @pytest.mark.profiles("latest", "current")
 def test_fault_and_auto_pause_helpers(sim):
     sim.seed({"bundles": [{"app_id": sim.app_id, "name": n} for n in ("1.0.0", "1.1.0")],

@@ -75,6 +75,9 @@ class Simulator(object):
         if profile not in PROFILES:
             raise ValueError('profile must be one of %s' % ', '.join(PROFILES))
         self.lock = threading.RLock()
+        # API requests that arrived and are not in the log yet (a 'delay' fault sleeps before its entry is recorded)
+        self.unrecorded = 0
+        self.recorded_cond = threading.Condition(self.lock)
         self.profile = profile
         self.store = Store(db)
         sim_apps.ensure_schema(self.store)
@@ -321,7 +324,34 @@ class Simulator(object):
         with self.lock:
             self.seq += 1
             entry['seq'] = self.seq
+            if entry.pop('_unrecorded', False):
+                self._one_recorded()
             self.log.append(entry)
+
+    def arrived(self, entry):
+        with self.lock:
+            self.unrecorded += 1
+            entry['_unrecorded'] = True
+
+    def finished(self, entry):
+        with self.lock:
+            if entry.pop('_unrecorded', False):
+                self._one_recorded()
+
+    def _one_recorded(self):
+        self.unrecorded -= 1
+        self.recorded_cond.notify_all()
+
+    def settle(self, timeout):
+        """Wait up to `timeout` seconds until every request that arrived is in the log (or ended without an entry)."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while self.unrecorded > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.recorded_cond.wait(left)
+            return True
 
     def requests_since(self, since):
         with self.lock:
@@ -620,6 +650,14 @@ class Handler(BaseHTTPRequestHandler):
             logged_body = None
         entry = {'time': time.time(), 'method': method, 'path': path, 'query': query, 'body': logged_body,
                  'status': None, 'error': None, 'fault': None, 'fault_source': None, 'applied': False, 'key_id': None}
+        self.sim.arrived(entry)
+        try:
+            self.handle_api(method, path, query, raw, entry)
+        finally:
+            self.sim.finished(entry)
+
+    def handle_api(self, method, path, query, raw, entry):
+        logged_body = entry['body']
         fault = self.sim.take_fault(method, path, logged_body, query)
         kind = fault['type'] if fault is not None else None
         if fault is not None:
@@ -652,7 +690,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         entry['status'] = status
         self.sim.record(entry)
-        self.send_json(status, payload, headers)
+        try:
+            self.send_json(status, payload, headers)
+        except OSError:
+            self.close_connection = True   # after a 'delay' fault the client may have given up waiting
 
     def route(self, method, path, query, raw, entry, perm_error=False):
         try:
@@ -737,6 +778,8 @@ class Handler(BaseHTTPRequestHandler):
             elif path == '/_sim/seed' and method == 'POST':
                 self.send_json(200, {'status': 'ok', 'counts': sim.seed(body)})
             elif path == '/_sim/requests' and method == 'GET':
+                if query.get('settle'):
+                    sim.settle(float(query['settle']))
                 self.send_json(200, sim.requests_since(int(query.get('since') or 0)))
             elif path == '/_sim/requests' and method == 'DELETE':
                 with sim.lock:
