@@ -46,14 +46,18 @@ def clean_name(name):
     return _TAG_RE.sub('', name).strip()
 
 
-def retention_days(seconds):
-    """Whole days of a retention in seconds (rounded down); None when unknown."""
-    if seconds is None:
-        return None
+def retention_seconds(row):
+    """The app row's retention in seconds as an int; None when absent or not a number."""
     try:
-        return int(seconds) // DAY
+        return int(row.get('retention'))
     except (TypeError, ValueError):
         return None
+
+
+def retention_days(row):
+    """Whole days of the app row's retention (rounded down); None when unknown."""
+    seconds = retention_seconds(row)
+    return None if seconds is None else seconds // DAY
 
 
 def normalize_app(row, details=False):
@@ -63,7 +67,7 @@ def normalize_app(row, details=False):
     app = dict(app_id=row.get('app_id'))
     for option, column in SETTINGS:
         app[option] = row.get(column)
-    app['retention_days'] = retention_days(row.get('retention'))
+    app['retention_days'] = retention_days(row)
     if details:
         app['owner_org'] = row.get('owner_org')
         app['created_at'] = row.get('created_at')
@@ -163,7 +167,7 @@ def plan(module, row):
     # Days are compared as the seconds Capgo stores: a retention set elsewhere to a part of a day reads as whole
     # days, yet asking for those days rewrites it to them.
     days = wanted.get('retention_days')
-    if days is not None and _retention_seconds(row) != days * DAY:
+    if days is not None and retention_seconds(row) != days * DAY:
         changes.append('retention_days')
     changes = sorted(set(changes))
     after = merged(before, dict((k, v) for k, v in wanted.items() if v is not None))
@@ -188,13 +192,6 @@ def _view(app):
     return dict((name, app.get(name)) for name in FIELDS)
 
 
-def _retention_seconds(row):
-    try:
-        return int(row.get('retention'))
-    except (TypeError, ValueError):
-        return None
-
-
 def _holds(client, app_id, planned):
     """Whether the app holds every planned value (the read-back after a lost PUT answer)."""
     try:
@@ -204,7 +201,7 @@ def _holds(client, app_id, planned):
     now = _comparable(normalize_app(row))
     for name in planned.changes:
         if name == 'retention_days':
-            if _retention_seconds(row) != planned.body['retention']:
+            if retention_seconds(row) != planned.body['retention']:
                 return False
         elif now.get(name) != planned.after.get(name):
             return False

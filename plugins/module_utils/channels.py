@@ -451,6 +451,23 @@ def post_channel(client, body, confirm, repeatable=True, context=None):
         raise _explained(exc, body, context or {})
 
 
+def _rights_hint(body, context):
+    """What a 400 cannot_access_app to this POST /channel means: the rights it needs (capgo-api.md 12.1 #2, 12.2)."""
+    name = body.get('channel')
+    if context.get('action') == 'create':
+        needs = ['creating channel %s needs the app.create_channel right (app_developer and up)' % name]
+    else:
+        needs = ['changing channel %s needs the channel.update_settings right (app_admin, org_admin, org_super_admin or '
+                 'channel_admin; app_developer keys, which "write" mode keys became, lack it since 2026-07-13)' % name]
+        if 'version' in body or any(field.startswith('rollout') for field in body):
+            needs.append('a bundle or rollout change also needs channel.promote_bundle')
+    if context.get('publicizing') and context.get('generation') in (None, 'latest'):
+        needs.append('making channel %s public needs the %s right on the app (latest Capgo, api.capgo.app), which '
+                     'app_developer, app_uploader and app_preview keys lack' % (name, PUBLICIZE_RIGHT))
+    return ('%s. Use a key with those rights (see docs/authentication.md). The current API also answers this when its '
+            'permission check itself failed: if the key has the rights, run the task again' % '; '.join(needs))
+
+
 def _explained(exc, body, context):
     hint = None
     if exc.error in PACKAGE_ERRORS:
@@ -458,10 +475,9 @@ def _explained(exc, body, context):
         hint = ('bundle %s lacks %s, which channel %s needs for update_package=%s: upload the bundle with it, or choose '
                 'another update_package' % (bundle, PACKAGE_ERRORS[exc.error], body.get('channel'),
                                             context.get('update_package') or 'its setting'))
-    elif exc.error == 'cannot_access_app' and context.get('publicizing'):
-        hint = ('making channel %s public needs the %s right on the app (latest Capgo, api.capgo.app); app_developer, '
-                'app_uploader and app_preview keys lack it: use an app_admin key (see docs/authentication.md)'
-                % (body.get('channel'), PUBLICIZE_RIGHT))
+    elif exc.error == 'cannot_access_app' and context.get('action') and context.get('generation') != 'classic':
+        # classic has key modes, not rights; an app without channels does not say its generation (None)
+        hint = _rights_hint(body, context)
     elif exc.status == 500 and exc.error == 'unknown_error' and body.get('version') not in (None, WIRE_NO_BUNDLE):
         hint = ('Capgo answers 500 when the bundle named does not exist: check that bundle %s exists in app %s'
                 % (body.get('version'), body.get('app_id')))
@@ -500,6 +516,7 @@ def write(module, planned):
 
     fields = planned.confirm_fields
     context = dict(publicizing=planned.after.get('public') and not (planned.before or {}).get('public'),
+                   action=planned.action, generation=planned.generation,
                    bundle=planned.after.get('bundle'), update_package=planned.after.get('update_package'))
     follow_ups = getattr(planned, 'follow_ups', [])
     post_channel(client, planned.body,

@@ -82,8 +82,9 @@ options:
       - V(false) on the current default leaves its devices without a default channel (Capgo answers them C(no_channel))
         unless another channel is public.
       - On the latest API, making a channel public (creating it public, or turning a private one public) needs the
-        C(app.update_settings) right on the app. C(app_developer), C(app_uploader) and C(app_preview) keys lack it;
-        the module's error then names that right.
+        C(app.update_settings) right on the app. C(app_developer), C(app_uploader) and C(app_preview) keys lack it.
+        Changing an existing channel at all needs C(channel.update_settings) on the current and latest APIs; the
+        module's error names each right the write needs.
       - A private channel (V(false)) only serves devices pinned to it by an override (M(capgo.cloud.capgo_device_link)),
         or devices that select it themselves when O(allow_device_self_set=true).
     type: bool

@@ -121,6 +121,21 @@ def test_creating_a_public_channel_with_a_developer_key(sim, run_playbook):
     assert channel_row(sim, "store")["public"] is False
 
 
+
+@pytest.mark.profiles("latest", "current")
+def test_a_developer_key_changing_an_existing_channel_is_told_the_rights(sim, run_playbook):
+    """Since 2026-07-13 an existing channel needs channel.update_settings, which app_developer ("write") keys lack;
+    latest also wants app.update_settings to make it public. The error names each right the change needs."""
+    writer_id = seed_key(sim, WRITER, "write")
+    seed_channels(sim, {"name": "store", "public": False})
+    result, task = manage(sim, run_playbook, "store", public=True, env={"CAPGO_API_KEY": WRITER}, expect_failure=True)
+    assert WRITER not in result.stdout
+    assert (task["status"], task["error"], task["changed"]) == (400, "cannot_access_app", True)
+    assert "changing channel store needs the channel.update_settings right" in task["msg"]
+    assert ("app.update_settings" in task["msg"]) is (sim.profile == "latest")
+    assert [(entry["status"], entry["key_id"]) for entry in result.writes] == [(400, writer_id)]
+    assert channel_row(sim, "store")["public"] is False
+
 # -- 12.1 #3: a new stable bundle ends a running rollout --------------------------------------------------
 
 @pytest.mark.profiles(*ROLLOUTS)

@@ -347,6 +347,40 @@ def test_publicizing_without_the_right_names_it(rsps):
     assert result['msg'].startswith("Capgo API POST /channel failed: HTTP 400 cannot_access_app: You can't access this app")
 
 
+DENIED = (400, dict(error='cannot_access_app', message="You can't access this app"))
+
+
+@pytest.mark.parametrize('generation', ['current', 'latest'])
+def test_changing_an_existing_channel_without_the_right_names_channel_update_settings(rsps, generation):
+    FakeCapgo(rsps, [item('production', generation=generation)], generation=generation, post_error=DENIED)
+    result = run_module(allow_dev=False)
+    assert result['failed'] and result['changed'] is True and result['error'] == 'cannot_access_app'
+    assert 'changing channel production needs the channel.update_settings right' in result['msg']
+    assert 'promote_bundle' not in result['msg'] and 'app.update_settings' not in result['msg']
+
+
+def test_publicizing_an_existing_channel_names_both_rights_on_latest(rsps):
+    FakeCapgo(rsps, [item('production', generation='latest')], generation='latest', post_error=DENIED)
+    result = run_module(public=True, bundle='1.1.0')
+    assert 'channel.update_settings' in result['msg'] and 'channel.promote_bundle' in result['msg']
+    assert 'making channel production public needs the app.update_settings right' in result['msg']
+
+
+def test_creating_without_the_right_names_app_create_channel(rsps):
+    FakeCapgo(rsps, [item('production')], post_error=DENIED)
+    result = run_module(name='beta')
+    assert 'creating channel beta needs the app.create_channel right' in result['msg']
+    assert 'channel.update_settings' not in result['msg']
+
+
+def test_classic_denial_has_no_rights_hint(rsps):
+    FakeCapgo(rsps, [item('production', generation='classic')], generation='classic', post_error=DENIED)
+    result = run_module(allow_dev=False)
+    # classic has key modes, not rights: only the client's general advice
+    assert result['msg'].startswith("Capgo API POST /channel failed: HTTP 400 cannot_access_app: You can't access this app")
+    assert 'update_settings' not in result['msg'] and 'create_channel' not in result['msg']
+
+
 def test_create_false_lists_the_existing_channels(rsps):
     api = FakeCapgo(rsps, [item('production'), item('beta', ident=2)])
     result = run_module(name='prodution', create=False, public=True)
