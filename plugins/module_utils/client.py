@@ -601,39 +601,51 @@ class CapgoClient(object):
                 break
         return items
 
-    def get_cursor(self, path, params, limit, key='device_id', stop=None):
+    def get_cursor(self, path, params, limit, key='device_id', stop=None, on_page=None, resume=None):
         """Every item of a cursor list ({data, nextCursor, hasMore}) exactly once: (items, complete).
 
         ``complete`` is True only when the server said the list ended.  ``stop(items)`` may end the walk early, and a
         cursor the server hands out twice (it would loop) ends it too: both give ``complete`` False.
+        ``on_page(page, fresh)`` sees each answer's raw ``data`` and the items it added.  ``resume(page, items,
+        cursor)`` may ask for another page than the server's cursor names: None follows it, a (cursor, limit) pair
+        is asked instead; a page asked that way that adds nothing ends the walk (``complete`` False).
         """
         items = []
         seen = set()
         cursor = None
+        page_limit = limit
+        resumed = False
         used_cursors = set()
         while True:
             query = dict(params)
-            query['limit'] = str(limit)
+            query['limit'] = str(page_limit)
             if cursor:
                 query['cursor'] = cursor
             body = self.request('GET', path, params=query)
             if not isinstance(body, dict) or not isinstance(body.get('data'), list):
                 raise CapgoError('Capgo API GET %s returned an unexpected body where {data, nextCursor, hasMore} was '
                                  'expected' % path, method='GET', path=path)
+            fresh = []
             for item in body['data']:
                 ident = item.get(key) if isinstance(item, dict) else None
                 if ident in seen:
                     continue  # classic can repeat a device on a later page with older data: keep the first
                 seen.add(ident)
-                items.append(item)
+                fresh.append(item)
+            items.extend(fresh)
+            if on_page is not None:
+                on_page(body['data'], fresh)
             cursor = body.get('nextCursor')
             if not body.get('hasMore'):
                 return items, True
-            if not cursor or cursor in used_cursors:
+            if not cursor or cursor in used_cursors or (resumed and not fresh):
                 return items, False
             used_cursors.add(cursor)
             if stop is not None and stop(items):
                 return items, False
+            instead = resume(body['data'], items, cursor) if resume is not None else None
+            resumed = instead is not None
+            cursor, page_limit = instead if resumed else (cursor, limit)
 
 
 def _auth_block_error(problem, wait):

@@ -25,6 +25,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import random
+import re
 import threading
 import time
 
@@ -53,6 +54,9 @@ DEVICE_LIST_LIMIT = 100
 # Characters of device ids (as the override lookup's URL spells them) a page may carry and still be trusted:
 # gateways refuse request lines above 8 KiB; 100 UUIDs take about 4,500.
 OVERRIDE_LOOKUP_BUDGET = 6144
+# classic's cursor and its devices' updated_at: a second, without 'T' or zone (capgo-api.md 11.1 #4)
+CLASSIC_CURSOR_RE = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\|')
+RAW_STAMP_RE = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$')
 DEFAULT_WORKERS = 8
 # A 429 without Retry-After (the classic API sends none) waits 2, 4, 8, 16, 30 s.
 RATE_LIMIT_BACKOFF_BASE = 2.0
@@ -107,36 +111,67 @@ def _page_may_have_lost_overrides(items):
     return override_lookup_cost(ids) > OVERRIDE_LOOKUP_BUDGET
 
 
-class _PageWatch(object):
-    """Follows a cursor walk page by page (through get_cursor's ``stop``) to find pages whose overrides are suspect."""
+def _newest_first_seconds(page):
+    """The seconds of a page's devices when it is classic's (raw stamps, newest first); None otherwise.
 
-    def __init__(self, stop=None):
+    The current API spells updated_at in ISO form and orders by device id, so its pages never qualify."""
+    seconds = []
+    for item in page:
+        stamp = item.get('updated_at') if isinstance(item, dict) else None
+        if not isinstance(stamp, str) or not RAW_STAMP_RE.match(stamp):
+            return None
+        seconds.append(stamp)
+    if not seconds or any(earlier < later for earlier, later in zip(seconds, seconds[1:])):
+        return None
+    return seconds
+
+
+class _PageWatch(object):
+    """Follows a cursor walk page by page (get_cursor's ``on_page``, ``stop`` and ``resume``).
+
+    It finds the devices that came on a page whose overrides are suspect, and it mends classic's cursor: classic
+    orders by updated_at (finer than a second) but its cursor keeps only the second and the last device's id, so
+    the devices of that second that come later and have a lower id are skipped (capgo-api.md 11.1 #4).  After
+    such a page the walk asks again from the start of that second, with the page enlarged by the devices of that
+    second already seen, so each page still brings ``limit`` new devices.  ``complete_ties`` False keeps pages
+    within the override lookup's budget instead (read_states reads every wanted device it did not see anyway).
+    """
+
+    def __init__(self, limit, stop=None, complete_ties=True):
         self.pages = 0
         self.suspect = set()
-        self._seen = 0
+        self._limit = limit
         self._stop = stop
+        self._complete_ties = complete_ties
 
-    def _page(self, items):
-        page = items[self._seen:]
-        self._seen = len(items)
+    def on_page(self, page, fresh):
         self.pages += 1
         if _page_may_have_lost_overrides(page):
-            self.suspect.update((item.get('device_id') or '').lower() for item in page if isinstance(item, dict))
+            self.suspect.update((item.get('device_id') or '').lower() for item in fresh if isinstance(item, dict))
 
-    def __call__(self, items):
-        self._page(items)
+    def stop(self, items):
         return bool(self._stop(items)) if self._stop is not None else False
 
-    def finish(self, items):
-        if len(items) > self._seen or self.pages == 0:
-            self._page(items)
+    def resume(self, page, items, cursor):
+        match = CLASSIC_CURSOR_RE.match(cursor) if isinstance(cursor, str) else None
+        seconds = _newest_first_seconds(page)
+        if match is None or seconds is None or seconds[-1] != match.group(1):
+            return None
+        second = match.group(1)
+        known = [item for item in items if isinstance(item, dict) and item.get('updated_at') == second]
+        limit = len(known) + self._limit
+        if not self._complete_ties and override_lookup_cost(['%s' % (item.get('device_id') or '') for item in known]) + \
+                override_lookup_cost(['0' * 36] * self._limit) > OVERRIDE_LOOKUP_BUDGET:
+            return None
+        # device_id > '' holds for every device of that second
+        return '%s|' % second, limit
 
 
-def _walk(client, app_id, limit, stop=None):
+def _walk(client, app_id, limit, stop=None, complete_ties=True):
     """(items, complete, suspect ids): the cursor list of the app's devices."""
-    watch = _PageWatch(stop)
-    items, complete = client.get_cursor('/device', dict(app_id=app_id), limit=limit, key='device_id', stop=watch)
-    watch.finish(items)
+    watch = _PageWatch(limit, stop, complete_ties)
+    items, complete = client.get_cursor('/device', dict(app_id=app_id), limit=limit, key='device_id', stop=watch.stop,
+                                        on_page=watch.on_page, resume=watch.resume)
     return items, complete, watch.suspect
 
 
@@ -215,7 +250,7 @@ def read_states(client, pool, app_id, device_ids, page_size=DEVICE_LIST_LIMIT):
             # the next page pays off only if the pages read so far each found at least one wanted device
             return pages[0] > len(found)
 
-        items, complete, suspect = _walk(client, app_id, page_size, stop)
+        items, complete, suspect = _walk(client, app_id, page_size, stop, complete_ties=False)
         for item in items:
             device = normalize_device(item)
             device_id = device['device_id']

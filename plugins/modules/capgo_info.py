@@ -53,6 +53,10 @@ notes:
   - The device list is read in pages of at most 100 devices. Capgo reads a list page's overrides with one query
     that carries every device id of the page, and on larger pages that query fails silently and every override of
     the page disappears; at 100 devices a page it cannot.
+  - On the classic API generation the device cursor keeps only a second and the last device id, so devices that
+    share that second can be skipped. The module then asks again from the start of that second, with the page
+    enlarged by the devices of that second it has already seen. A page that grows too large to keep its
+    overrides has its new devices read one at a time, so the list is complete but costs more requests.
   - An app without bundles gives an empty RV(bundles) list on every API generation; a key that cannot see the app
     (Capgo answers C(400 cannot_get_bundle) or, on the newest generation, C(404 app_not_found)) fails instead.
 seealso:
@@ -333,8 +337,9 @@ def read(module):
             # pages of at most 100 devices (devices.DEVICE_LIST_LIMIT), so no page loses its overrides
             current['devices'], complete = list_devices(client, app_id)
             if not complete:
-                module.warn('The device list is incomplete: Capgo handed out a cursor it had already given, so paging '
-                            'stopped after %d devices' % len(current['devices']))
+                module.warn('The device list is incomplete: Capgo handed out a cursor it had already given, or a page '
+                            'asked again brought no new device, so paging stopped after %d devices'
+                            % len(current['devices']))
     if 'bundles' in gather:
         current['bundles'] = bundles.newest_first(bundles.list_bundles(client, app_id), strict=False)
     return current

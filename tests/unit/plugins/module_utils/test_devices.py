@@ -9,12 +9,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import math
 import threading
 import uuid
 
 import pytest
 import responses
+
+try:
+    from urllib.parse import parse_qsl, urlsplit
+except ImportError:  # pragma: no cover - Python 2
+    from urlparse import parse_qsl, urlsplit
 
 from ansible_collections.capgo.cloud.plugins.module_utils import client as capgo_client
 from ansible_collections.capgo.cloud.plugins.module_utils import devices
@@ -441,3 +447,111 @@ def test_pool_results_in_order_and_a_non_api_exception_keeps_the_others(pool):
     assert [item for item, dummy, dummy2 in outcomes] == items
     assert isinstance(outcomes[7][2], KeyError) and outcomes[9][2].error == 'cannot_access_channel'
     assert sorted(api.overrides) == [item for item in items if item not in ('d07', 'd09')]
+
+
+# -- classic's cursor (capgo-api.md 11.1 #4) ----------------------------------------------------------------------
+
+def classic_list(rows, lost_overrides_above=None):
+    """GET /device as classic answers it: newest first by a time finer than the second its stamps and cursor show.
+
+    ``rows``: (second, fraction, device_id, channel).  The cursor keeps the second and the last id only, so the
+    devices of that second that come later and have a lower id are never reached by following it."""
+    ordered = sorted(rows, key=lambda row: (-row[1], row[2]))
+    ordered = sorted(ordered, key=lambda row: row[0], reverse=True)
+
+    def callback(request):
+        query = dict(parse_qsl(urlsplit(request.url).query))
+        if query.get('device_id'):
+            row = next(row for row in rows if row[2] == query['device_id'])
+            return 200, {}, json.dumps(dict(device_id=row[2], updated_at=row[0], channel=row[3]))
+        limit = int(query['limit'])
+        chosen = ordered
+        if query.get('cursor'):
+            second, last = query['cursor'].split('|', 1)
+            chosen = [row for row in ordered if row[0] < second or (row[0] == second and row[2] > last)]
+        page = chosen[:limit]
+        lost = lost_overrides_above is not None and len(page) > lost_overrides_above
+        body = dict(data=[dict(device_id=row[2], updated_at=row[0], channel=None if lost else row[3]) for row in page],
+                    hasMore=len(chosen) > limit)
+        if body['hasMore']:
+            body['nextCursor'] = '%s|%s' % (page[-1][0], page[-1][2])
+        return 200, {}, json.dumps(body)
+    return callback
+
+
+def one_second_rows(count, name=lambda number: 'dev-%05d' % number):
+    # the later a device came within the second, the lower its id: the cursor's worst case
+    return [('2026-01-21 10:00:00', number / 1000.0, name(number), 'beta') for number in range(count)]
+
+
+@responses.activate
+def test_classic_devices_sharing_a_second_are_all_listed():
+    rows = one_second_rows(250) + [('2026-01-21 09:59:59', 0.5, 'old-%03d' % n, None) for n in range(30)]
+    responses.add_callback(responses.GET, URL + '/device', callback=classic_list(rows))
+    client = CapgoClient(KEY, api_url=URL)
+    items, complete = list_devices(client, APP)
+    assert complete
+    assert sorted(item['device_id'] for item in items) == sorted(row[2] for row in rows)
+    queries = [dict(parse_qsl(urlsplit(call.request.url).query)) for call in responses.calls]
+    # every page after the first starts again at the second's first device, enlarged by the ones already seen
+    assert [(query.get('cursor'), query['limit']) for query in queries] == [
+        (None, '100'), ('2026-01-21 10:00:00|', '200'), ('2026-01-21 10:00:00|', '300')]
+
+
+@responses.activate
+def test_following_classic_cursor_as_given_loses_devices():
+    # the planted walk: the server's cursor as it is (what the module did before) misses most of the second
+    rows = one_second_rows(250)
+    responses.add_callback(responses.GET, URL + '/device', callback=classic_list(rows))
+    items, complete = CapgoClient(KEY, api_url=URL).get_cursor('/device', dict(app_id=APP), limit=100)
+    assert complete and len(items) == 100
+
+
+@responses.activate
+def test_classic_enlarged_pages_that_lose_overrides_are_read_again():
+    # UUIDs: a page of more than 136 makes the override lookup's URL too long (devices.OVERRIDE_LOOKUP_BUDGET)
+    rows = one_second_rows(200, name=lambda number: str(uuid.UUID(int=number + 1)))
+    responses.add_callback(responses.GET, URL + '/device', callback=classic_list(rows, lost_overrides_above=136))
+    client = CapgoClient(KEY, api_url=URL)
+    items, complete = list_devices(client, APP)
+    assert complete and len(items) == 200 and all(item['channel'] == 'beta' for item in items)
+    singles = [call for call in responses.calls if 'device_id=' in call.request.url]
+    assert len(singles) == 100  # only the 100 new devices of the page of 200; the first 100 came with their overrides
+
+
+@responses.activate
+def test_read_states_keeps_classic_pages_within_the_lookup_budget():
+    rows = one_second_rows(250, name=lambda number: str(uuid.UUID(int=number + 1)))
+    responses.add_callback(responses.GET, URL + '/device', callback=classic_list(rows, lost_overrides_above=136))
+    wanted = [row[2] for row in rows]
+    made = DevicePool(CapgoClient(KEY, api_url=URL), workers=2)
+    try:
+        states = read_states(made.client, made, APP, wanted)
+    finally:
+        made.close()
+    assert all(states[device_id] == DeviceState(device_id, True, 'beta') for device_id in wanted)
+    limits = [int(dict(parse_qsl(urlsplit(call.request.url).query)).get('limit', 0)) for call in responses.calls
+              if 'device_id=' not in call.request.url]
+    assert limits and max(limits) <= 136
+
+
+@responses.activate
+def test_current_pages_follow_the_server_cursor():
+    # ISO stamps and device-id order (the current API): the cursor is followed as given
+    devices_ = [dict(device_id='d%03d' % n, updated_at='2026-07-24T10:00:00.000Z') for n in range(150)]
+
+    def callback(request):
+        query = dict(parse_qsl(urlsplit(request.url).query))
+        start = 0
+        if query.get('cursor'):
+            start = [d['device_id'] for d in devices_].index(query['cursor'].split('|')[1]) + 1
+        page = devices_[start:start + int(query['limit'])]
+        body = dict(data=page, hasMore=start + len(page) < len(devices_))
+        if body['hasMore']:
+            body['nextCursor'] = '2026-07-24 10:00:00|%s' % page[-1]['device_id']
+        return 200, {}, json.dumps(body)
+    responses.add_callback(responses.GET, URL + '/device', callback=callback)
+    items, complete = list_devices(CapgoClient(KEY, api_url=URL), APP)
+    assert complete and len(items) == 150
+    assert [dict(parse_qsl(urlsplit(call.request.url).query)).get('cursor') for call in responses.calls] == [
+        None, '2026-07-24 10:00:00|d099']
