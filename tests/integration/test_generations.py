@@ -121,7 +121,6 @@ def test_creating_a_public_channel_with_a_developer_key(sim, run_playbook):
     assert channel_row(sim, "store")["public"] is False
 
 
-
 @pytest.mark.profiles("latest", "current")
 def test_a_developer_key_changing_an_existing_channel_is_told_the_rights(sim, run_playbook):
     """Since 2026-07-13 an existing channel needs channel.update_settings, which app_developer ("write") keys lack;
@@ -135,6 +134,7 @@ def test_a_developer_key_changing_an_existing_channel_is_told_the_rights(sim, ru
     assert ("app.update_settings" in task["msg"]) is (sim.profile == "latest")
     assert [(entry["status"], entry["key_id"]) for entry in result.writes] == [(400, writer_id)]
     assert channel_row(sim, "store")["public"] is False
+
 
 # -- 12.1 #3: a new stable bundle ends a running rollout --------------------------------------------------
 
