@@ -943,6 +943,8 @@ def probe_body(app_id, device):
 
 # What of the server's answer may be returned: never its url, session_key, checksum or manifest.
 SAFE_ANSWER_KEYS = ('error', 'message', 'kind')
+# Refusals of the probe for where it came from, not for the device: a real device is not refused for them.
+PROBE_ORIGIN_REFUSALS = ('provider_infrastructure_request_blocked',)
 
 
 def read_answer(status, body, headers=None):
@@ -953,6 +955,8 @@ def read_answer(status, body, headers=None):
             answer['answer'] = str(body.get('error'))
             answer['kind'] = body.get('kind')
             answer['message'] = body.get('message')
+            if isinstance(body.get('provider'), str):
+                answer['provider'] = body['provider']
         elif status < 400 and isinstance(body.get('version'), str):
             answer['answer'] = body.get('version')
     if answer['answer'] is None:
@@ -964,7 +968,9 @@ def read_answer(status, body, headers=None):
 
 
 def compare(update, server):
-    """Whether the server's answer is one the computation allows."""
+    """Whether the server's answer is one the computation allows; None when it refused the probe for its origin."""
+    if server.get('answer') in PROBE_ORIGIN_REFUSALS:
+        return None
     return server.get('answer') in update.get('possible_answers', [update.get('answer')])
 
 
@@ -1117,7 +1123,14 @@ def plan(module, current):
             server = dict(server)
             server['agrees'] = compare(update, server)
             update['server'] = server
-            if not server['agrees']:
+            if server['agrees'] is None:
+                module.warn('Capgo refused the update request of ask_server itself (%s): it came from a %s data-centre '
+                            'address, and the app blocks requests from cloud provider infrastructure (the app setting '
+                            'block_provider_infra_requests, on by default). Devices are not refused for that, so there is '
+                            'no answer to compare with the computed one; send ask_server from a machine outside Google and '
+                            'Apple data centres (CI runners on Google Cloud are inside them).'
+                            % (server['answer'], server.get('provider') or 'cloud provider'))
+            elif not server['agrees']:
                 module.warn('Capgo answered %s but the computation expected %s (%s). Possible causes: a change made '
                             'seconds ago not yet on Capgo\'s read replica or caches, an input the API does not show '
                             '(see decision.assumptions), or a difference between this module and the server.'

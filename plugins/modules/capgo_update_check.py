@@ -147,6 +147,10 @@ notes:
     backend, and a read replica that can lag behind a change made seconds ago.
   - The running bundle Capgo shows for a device is what it last reported; on the July 2026 backend Capgo also
     records an offered bundle as running, even when the download then failed.
+  - Capgo refuses the update request of O(ask_server) with V(provider_infrastructure_request_blocked) when it comes
+    from a Google or Apple data-centre address (CI runners on Google Cloud, for example) and the app blocks cloud
+    provider infrastructure, which new apps do by default. That refusal says nothing about the device, so
+    RV(decision.server.agrees) is V(null) and a warning says where to run the check from.
   - A guide built around this module is in the collection's docs, C(docs/why-no-update.md).
 seealso:
   - module: capgo.cloud.capgo_channel
@@ -308,7 +312,10 @@ decision:
           description: The bundle Capgo offered or its error code; V(null) in check mode (nothing was sent).
           type: str
         agrees:
-          description: Whether it is an answer the computation allows; V(null) in check mode.
+          description:
+            - Whether it is an answer the computation allows; V(null) in check mode.
+            - Also V(null) when Capgo refused the request for where it came from, not for the device
+              (V(provider_infrastructure_request_blocked)); a warning says so.
           type: bool
         status:
           description: The HTTP status of the answer.
@@ -319,6 +326,11 @@ decision:
         message:
           description: Capgo's message, when it refused.
           type: str
+        provider:
+          description: The data-centre owner (V(google) or V(apple)) Capgo named, when it refused the request for
+            where it came from.
+          type: str
+          returned: when Capgo names one
   sample:
     available: false
     bundle: builtin

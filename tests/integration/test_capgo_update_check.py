@@ -195,6 +195,26 @@ def test_synthetic_device_and_check_mode(sim, run_playbook):
     assert any("defaultChannel" in text for text in update["assumptions"])
 
 
+@pytest.mark.parametrize("profile", TABLE_PROFILES, indirect=True)
+def test_a_probe_refused_for_its_origin_is_not_a_disagreement(sim, run_playbook):
+    # A CI runner on Google Cloud: the app blocks cloud provider infrastructure (the default for new apps), so
+    # Capgo refuses the probe itself; that says nothing about the device, and the computed answer stands alone
+    sim.seed({"bundles": [{"app_id": sim.app_id, "name": "1.0.1", "r2_path": "orgs/org1/1.0.1.zip"}],
+              "channels": [{"app_id": sim.app_id, "name": "production", "version": "1.0.1", "public": True,
+                            "allow_dev": False}]})
+    sim.config({"updates_provider": "google"})
+    options = {"app_id": sim.app_id, "check_platform": "ios", "check_native_version": "1.0", "check_is_prod": False,
+               "check_plugin_version": "7.30.0", "check_ask_server": True, "updates_url": sim.url + "/updates"}
+    task = run_playbook("update_check_one", extra_vars=options).task("Check")
+    update = task["update"]
+    assert update["reason"] == "disable_dev_build"
+    assert (update["server"]["answer"], update["server"]["agrees"], update["server"]["provider"]) == (
+        "provider_infrastructure_request_blocked", None, "google")
+    warnings = [w for w in task.get("warnings", []) if "block_provider_infra_requests" in w]
+    assert len(warnings) == 1 and "google data-centre address" in warnings[0]
+    assert not any("the computation expected" in w for w in task.get("warnings", []))
+
+
 @pytest.mark.parametrize("profile", ["latest"], indirect=True)
 def test_bad_input_fails_before_any_request(sim, run_playbook):
     for extra, words in (
