@@ -459,7 +459,7 @@ def _rights_hint(body, context):
     else:
         needs = ['changing channel %s needs the channel.update_settings right (app_admin, org_admin, org_super_admin or '
                  'channel_admin; app_developer keys, which "write" mode keys became, lack it since 2026-07-13)' % name]
-        if 'version' in body or any(field.startswith('rollout') for field in body):
+        if context.get('promotes'):
             needs.append('a bundle or rollout change also needs channel.promote_bundle')
     if context.get('publicizing') and context.get('generation') in (None, 'latest'):
         needs.append('making channel %s public needs the %s right on the app (latest Capgo, api.capgo.app), which '
@@ -517,6 +517,7 @@ def write(module, planned):
     fields = planned.confirm_fields
     context = dict(publicizing=planned.after.get('public') and not (planned.before or {}).get('public'),
                    action=planned.action, generation=planned.generation,
+                   promotes=bool(set(planned.changes or ()) & set(['bundle', 'rollout'])),
                    bundle=planned.after.get('bundle'), update_package=planned.after.get('update_package'))
     follow_ups = getattr(planned, 'follow_ups', [])
     post_channel(client, planned.body,

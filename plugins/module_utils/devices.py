@@ -100,6 +100,10 @@ def override_lookup_cost(device_ids):
     return sum(len(quote('"%s"' % device_id, safe='')) + 3 for device_id in device_ids)
 
 
+# What one UUID device id adds to the override lookup's URL.
+UUID_LOOKUP_COST = override_lookup_cost(['0' * 36])
+
+
 def _page_may_have_lost_overrides(items):
     """A page whose override lookup may have failed: its ids exceed the safe URL size and it shows no override.
 
@@ -111,19 +115,16 @@ def _page_may_have_lost_overrides(items):
     return override_lookup_cost(ids) > OVERRIDE_LOOKUP_BUDGET
 
 
-def _newest_first_seconds(page):
-    """The seconds of a page's devices when it is classic's (raw stamps, newest first); None otherwise.
+def _classic_last_second(page):
+    """The second of a page's last device when the page is classic's (raw stamps, newest first); None otherwise.
 
     The current API spells updated_at in ISO form and orders by device id, so its pages never qualify."""
-    seconds = []
-    for item in page:
-        stamp = item.get('updated_at') if isinstance(item, dict) else None
-        if not isinstance(stamp, str) or not RAW_STAMP_RE.match(stamp):
-            return None
-        seconds.append(stamp)
-    if not seconds or any(earlier < later for earlier, later in zip(seconds, seconds[1:])):
+    seconds = [item.get('updated_at') if isinstance(item, dict) else None for item in page]
+    if not seconds or not all(isinstance(stamp, str) and RAW_STAMP_RE.match(stamp) for stamp in seconds):
         return None
-    return seconds
+    if any(earlier < later for earlier, later in zip(seconds, seconds[1:])):
+        return None
+    return seconds[-1]
 
 
 class _PageWatch(object):
@@ -138,14 +139,12 @@ class _PageWatch(object):
     """
 
     def __init__(self, limit, stop=None, complete_ties=True):
-        self.pages = 0
         self.suspect = set()
         self._limit = limit
         self._stop = stop
         self._complete_ties = complete_ties
 
     def on_page(self, page, fresh):
-        self.pages += 1
         if _page_may_have_lost_overrides(page):
             self.suspect.update((item.get('device_id') or '').lower() for item in fresh if isinstance(item, dict))
 
@@ -154,17 +153,15 @@ class _PageWatch(object):
 
     def resume(self, page, items, cursor):
         match = CLASSIC_CURSOR_RE.match(cursor) if isinstance(cursor, str) else None
-        seconds = _newest_first_seconds(page)
-        if match is None or seconds is None or seconds[-1] != match.group(1):
+        second = match.group(1) if match is not None else None
+        if second is None or _classic_last_second(page) != second:
             return None
-        second = match.group(1)
-        known = [item for item in items if isinstance(item, dict) and item.get('updated_at') == second]
-        limit = len(known) + self._limit
-        if not self._complete_ties and override_lookup_cost(['%s' % (item.get('device_id') or '') for item in known]) + \
-                override_lookup_cost(['0' * 36] * self._limit) > OVERRIDE_LOOKUP_BUDGET:
+        known = [str(item.get('device_id') or '') for item in items if isinstance(item, dict) and item.get('updated_at') == second]
+        # the enlarged page: the devices of that second already seen, then `limit` new ones (sized as UUIDs)
+        if not self._complete_ties and override_lookup_cost(known) + self._limit * UUID_LOOKUP_COST > OVERRIDE_LOOKUP_BUDGET:
             return None
         # device_id > '' holds for every device of that second
-        return '%s|' % second, limit
+        return '%s|' % second, len(known) + self._limit
 
 
 def _walk(client, app_id, limit, stop=None, complete_ties=True):

@@ -941,14 +941,13 @@ def probe_body(app_id, device):
     return body
 
 
-# What of the server's answer may be returned: never its url, session_key, checksum or manifest.
-SAFE_ANSWER_KEYS = ('error', 'message', 'kind')
 # Refusals of the probe for where it came from, not for the device: a real device is not refused for them.
 PROBE_ORIGIN_REFUSALS = ('provider_infrastructure_request_blocked',)
 
 
 def read_answer(status, body, headers=None):
-    """The server's answer reduced to what may be shown: ``answer`` (bundle or error code), ``kind``, ``message``."""
+    """The server's answer reduced to what may be shown: ``answer`` (bundle or error code), ``kind``, ``message``,
+    ``provider``; never its url, session_key, checksum or manifest."""
     answer = dict(status=status, answer=None, kind=None, message=None)
     if isinstance(body, dict):
         if body.get('error'):

@@ -334,7 +334,8 @@ def read(module):
             item = get_device(client, app_id, params['device_id'].lower())
             current['devices'] = [item] if item else []
         else:
-            # pages of at most 100 devices (devices.DEVICE_LIST_LIMIT), so no page loses its overrides
+            # pages of 100 devices (devices.DEVICE_LIST_LIMIT), so no page loses its overrides; on classic a page
+            # may grow to mend the cursor, and the new devices of one that lost them are read one by one
             current['devices'], complete = list_devices(client, app_id)
             if not complete:
                 module.warn('The device list is incomplete: Capgo handed out a cursor it had already given, or a page '

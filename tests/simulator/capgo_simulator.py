@@ -678,10 +678,7 @@ class Handler(BaseHTTPRequestHandler):
                 entry['status'] = status
                 self.sim.record(entry)
                 time.sleep(float(fault.get('delay', 1.0)))
-                try:
-                    self.send_json(status, payload, headers)
-                except OSError:
-                    self.close_connection = True   # the client gave up waiting
+                self.send_late(status, payload, headers)
                 return
             if kind == 'drop_after':
                 self.sim.record(entry)
@@ -690,10 +687,14 @@ class Handler(BaseHTTPRequestHandler):
             return
         entry['status'] = status
         self.sim.record(entry)
+        self.send_late(status, payload, headers)
+
+    def send_late(self, status, payload, headers):
+        """send_json to a client that may have given up waiting (a 'delay' or 'delay_after' fault)."""
         try:
             self.send_json(status, payload, headers)
         except OSError:
-            self.close_connection = True   # after a 'delay' fault the client may have given up waiting
+            self.close_connection = True
 
     def route(self, method, path, query, raw, entry, perm_error=False):
         try:
